@@ -1,0 +1,32 @@
+# ctframe: `make train` and `make test` do all set-up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CONFIG ?= experiments/base.yaml
+
+.PHONY: train test install lock ui clean
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+train: $(STAMP)
+	$(BIN)/ctframe train $(CONFIG)
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+ui: $(STAMP)
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
+
+lock: $(STAMP)
+	{ echo "# Pinned, tested set of every package ctframe installs (regenerate: make lock)."; \
+	  $(BIN)/pip list --format=freeze --exclude-editable; } > requirements.lock
+
+clean:
+	rm -rf $(VENV) mlflow.db mlruns models .pytest_cache

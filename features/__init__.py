@@ -1,0 +1,1 @@
+"""Text → vectors: corpus readers, paragraph segmentation, Arabic normalization, the vectorizer."""

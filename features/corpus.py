@@ -1,0 +1,144 @@
+"""Text sources: the SaudiNewsNet zips (training) and .txt / .jsonl / directories / stdin (scoring)."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from features.errors import CtframeError
+from features.segment import Paragraph, segment_article
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CORPUS_ENV = "CTFRAME_CORPUS"
+DEFAULT_CORPUS = PROJECT_ROOT.parent / "shared" / "corpora" / "saudinewsnet"
+MAX_INPUT_BYTES = 20 * 1024 * 1024  # one article file or one JSONL line larger than this is refused
+
+
+@dataclass(frozen=True)
+class Article:
+    id: str
+    text: str
+    source: str = ""
+    date: str = ""
+    title: str = ""
+
+    def paragraphs(self) -> list[Paragraph]:
+        return segment_article(self.id, self.text, source=self.source, date=self.date, title=self.title)
+
+
+def corpus_dir(path: str | os.PathLike | None = None) -> Path:
+    """The SaudiNewsNet folder: ``path`` if given, else ``$CTFRAME_CORPUS``, else ``../shared/corpora/saudinewsnet``."""
+    chosen = Path(path or os.environ.get(CORPUS_ENV) or DEFAULT_CORPUS)
+    if not chosen.is_dir():
+        raise CtframeError(f"corpus folder not found: {chosen} (set {CORPUS_ENV} or corpus.path in the config)")
+    if not sorted(chosen.glob("*.zip")):
+        raise CtframeError(f"corpus folder {chosen} holds no .zip files")
+    return chosen
+
+
+def corpus_files(path=None) -> list[Path]:
+    return sorted(corpus_dir(path).glob("*.zip"))
+
+
+def iter_snn_articles(path=None) -> Iterator[Article]:
+    """Articles of every SaudiNewsNet daily zip, in date order; ids are ``snn:<url>``."""
+    seen: set[str] = set()
+    for zip_path in corpus_files(path):
+        try:
+            with zipfile.ZipFile(zip_path) as archive:
+                members = [m for m in archive.namelist() if m.endswith(".json")]
+                if len(members) != 1:
+                    raise CtframeError(f"{zip_path}: expected one .json file, found {len(members)}")
+                records = json.loads(archive.read(members[0]).decode("utf-8"))
+        except (zipfile.BadZipFile, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CtframeError(f"{zip_path}: unreadable corpus file ({exc})") from exc
+        if not isinstance(records, list):
+            raise CtframeError(f"{zip_path}: expected a JSON array of articles")
+        for record in records:
+            url = record.get("url") or ""
+            if not url or url in seen:
+                continue
+            seen.add(url)
+            yield Article(f"snn:{url}", record.get("content") or "", record.get("source") or "",
+                          (record.get("date_extracted") or "")[:10], record.get("title") or "")
+
+
+def load_snn_paragraphs(path=None) -> list[Paragraph]:
+    """Every paragraph of the corpus, in corpus order."""
+    return [p for article in iter_snn_articles(path) for p in article.paragraphs()]
+
+
+def _decode(data: bytes, where: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CtframeError(f"{where}: not UTF-8 text (byte {exc.start})") from exc
+
+
+def _checked_text(text, where: str) -> str:
+    if not isinstance(text, str):
+        raise CtframeError(f"{where}: 'text' must be a string, got {type(text).__name__}")
+    if not text.strip():
+        raise CtframeError(f"{where}: empty text")
+    return text
+
+
+def _read_bytes(path: Path) -> bytes:
+    size = path.stat().st_size
+    if size > MAX_INPUT_BYTES:
+        raise CtframeError(f"{path}: {size:,} bytes is over the {MAX_INPUT_BYTES:,}-byte limit for one input file;"
+                           " split it into a .jsonl of records")
+    return path.read_bytes()
+
+
+def _jsonl_records(lines: Iterator[bytes], where: str) -> Iterator[Article]:
+    for number, raw in enumerate(lines, start=1):
+        at = f"{where}:{number}"
+        if len(raw) > MAX_INPUT_BYTES:
+            raise CtframeError(f"{at}: line of {len(raw):,} bytes is over the {MAX_INPUT_BYTES:,}-byte limit")
+        line = _decode(raw, at).strip()
+        if not line:
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise CtframeError(f"{at}: malformed JSON ({exc.msg})") from exc
+        if not isinstance(record, dict) or "text" not in record:
+            raise CtframeError(f"{at}: expected an object with 'id' and 'text'")
+        record_id = str(record.get("id") or f"{where}:{number}")
+        yield Article(record_id, _checked_text(record["text"], at))
+
+
+def _iter_path(path: Path) -> Iterator[Article]:
+    if path.suffix == ".jsonl":
+        with path.open("rb") as handle:
+            yield from _jsonl_records(iter(lambda: handle.readline(MAX_INPUT_BYTES + 1), b""), str(path))
+    else:
+        yield Article(str(path), _checked_text(_decode(_read_bytes(path), str(path)), str(path)))
+
+
+def iter_inputs(inputs: list[str]) -> Iterator[Article]:
+    """Texts to score from ``.txt`` articles, ``.jsonl`` records, folders of those, or ``-`` (stdin)."""
+    for name in inputs:
+        if name == "-":
+            data = sys.stdin.buffer.read()
+            if data.lstrip().startswith(b"{"):
+                yield from _jsonl_records(iter(data.splitlines()), "<stdin>")
+            else:
+                yield Article("stdin", _checked_text(_decode(data, "<stdin>"), "<stdin>"))
+            continue
+        path = Path(name)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in (".txt", ".jsonl"))
+            if not files:
+                raise CtframeError(f"{path}: folder holds no .txt or .jsonl files")
+            for file in files:
+                yield from _iter_path(file)
+        elif path.is_file():
+            yield from _iter_path(path)
+        else:
+            raise CtframeError(f"{path}: no such file or folder")

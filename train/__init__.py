@@ -1,0 +1,1 @@
+"""Dataset assembly, fit, evaluate, export, score, and the ``ctframe`` CLI."""

@@ -1,0 +1,90 @@
+"""Grouped cross-validation, temporal holdout, per-label metrics and confusion-matrix plots."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.base import clone  # noqa: E402
+from sklearn.metrics import ConfusionMatrixDisplay, precision_recall_fscore_support  # noqa: E402
+from sklearn.model_selection import GroupKFold  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from train.dataset import Dataset  # noqa: E402
+from train.model import CTFrameModel  # noqa: E402
+
+
+@dataclass
+class Predictions:
+    """Predictions for a set of paragraphs, aligned with their true labels."""
+
+    true_topics: np.ndarray
+    true_frames: np.ndarray
+    topics: np.ndarray
+    frames: np.ndarray
+    topic_p: np.ndarray
+    frame_p: np.ndarray
+
+
+def predict_split(model: CTFrameModel, train: Dataset, test: Dataset) -> Predictions:
+    fitted = clone(model).fit(train.texts, train.topics, train.frames, groups=train.groups)
+    topic_p, frame_p = fitted.predict_proba(test.texts)
+    topics, frames = fitted.decide(topic_p, frame_p)
+    return Predictions(test.topics, fitted.frame_matrix(test.frames), topics, frames, topic_p, frame_p)
+
+
+def cross_validate(model: CTFrameModel, data: Dataset, folds: int) -> Predictions:
+    """Out-of-fold predictions; no article (nor a duplicate of its paragraphs) is on both sides."""
+    parts = []
+    order = []
+    splits = list(GroupKFold(n_splits=folds).split(data.texts, groups=data.groups))
+    for train_idx, test_idx in tqdm(splits, desc="cross-validation", unit="fold"):
+        train_mask = np.zeros(len(data.texts), bool)
+        train_mask[train_idx] = True
+        parts.append(predict_split(model, data.subset(train_mask), data.subset(~train_mask)))
+        order.append(np.flatnonzero(~train_mask))
+    inverse = np.argsort(np.concatenate(order))
+    return Predictions(*(np.concatenate([getattr(p, f) for p in parts])[inverse]
+                         for f in Predictions.__dataclass_fields__))
+
+
+def holdout_mask(data: Dataset, holdout_dates: list[str]) -> np.ndarray:
+    return np.isin(data.dates, list(holdout_dates))
+
+
+def metrics(pred: Predictions, topics: list[str], frames: list[str], prefix: str) -> dict[str, float]:
+    """Per-label precision/recall/F1 plus macro and micro averages, as flat MLflow metric names."""
+    out: dict[str, float] = {}
+    p, r, f, s = precision_recall_fscore_support(pred.true_topics, pred.topics, labels=topics, zero_division=0)
+    for k, label in enumerate(topics):
+        out.update({f"{prefix}.topic.{label}.precision": p[k], f"{prefix}.topic.{label}.recall": r[k],
+                    f"{prefix}.topic.{label}.f1": f[k], f"{prefix}.topic.{label}.support": s[k]})
+    present = s > 0
+    out[f"{prefix}.topic.macro_f1"] = float(f[present].mean())
+    out[f"{prefix}.topic.micro_f1"] = float((pred.true_topics == pred.topics).mean())
+    if frames:
+        p, r, f, s = precision_recall_fscore_support(pred.true_frames, pred.frames, zero_division=0)
+        for j, frame in enumerate(frames):
+            out.update({f"{prefix}.frames.{frame}.precision": p[j], f"{prefix}.frames.{frame}.recall": r[j],
+                        f"{prefix}.frames.{frame}.f1": f[j], f"{prefix}.frames.{frame}.support": s[j]})
+        out[f"{prefix}.frames.macro_f1"] = float(f.mean())
+        _, _, micro, _ = precision_recall_fscore_support(pred.true_frames, pred.frames, average="micro",
+                                                         zero_division=0)
+        out[f"{prefix}.frames.micro_f1"] = float(micro)
+    return {k: float(v) for k, v in out.items()}
+
+
+def plot_confusion(pred: Predictions, topics: list[str], title: str, path: Path) -> Path:
+    """Topic confusion matrix as a PNG (rows: true labels; cells: counts)."""
+    fig, ax = plt.subplots(figsize=(7, 6))
+    ConfusionMatrixDisplay.from_predictions(pred.true_topics, pred.topics, labels=topics, ax=ax,
+                                            xticks_rotation=45, colorbar=False)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,241 @@
+"""Stand-off labels: read, validate, resolve against the corpus, adjudicate, import atomically.
+
+A label record is one JSON line ``{"ref", "sha1", "topic", "frames", "annotator"}`` in
+``labels/annotations/<annotator>.jsonl``. ``ref`` is a paragraph id, ``sha1`` the sha1 of the
+paragraph text it was read from; both are checked against the corpus when labels are loaded.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from features.errors import CtframeError
+from features.segment import Paragraph
+from train.schema import LABELS_DIR, Schema
+
+ANNOTATIONS_DIR = LABELS_DIR / "annotations"
+ADJUDICATOR_PREFIX = "adjudicator"
+
+
+@dataclass(frozen=True)
+class LabelRecord:
+    ref: str
+    sha1: str
+    topic: str
+    frames: tuple[str, ...]
+    annotator: str
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["frames"] = list(self.frames)
+        return json.dumps(data, ensure_ascii=False)
+
+    @property
+    def reading(self) -> tuple[str, tuple[str, ...]]:
+        return self.topic, tuple(sorted(self.frames))
+
+
+def parse_record(data, schema: Schema, where: str, annotator: str | None = None) -> LabelRecord:
+    """Validate one decoded JSON value as a label record (``annotator`` fills a missing one)."""
+    if not isinstance(data, dict):
+        raise CtframeError(f"{where}: expected a JSON object")
+    data = dict(data)
+    if annotator and not data.get("annotator"):
+        data["annotator"] = annotator
+    for key in ("ref", "sha1", "topic", "frames", "annotator"):
+        if key not in data:
+            raise CtframeError(f"{where}: missing field {key!r}")
+    for key in ("ref", "sha1", "annotator"):
+        if not isinstance(data[key], str) or not data[key].strip():
+            raise CtframeError(f"{where}: {key!r} must be a non-empty string")
+    schema.check(data["topic"], data["frames"], where)
+    return LabelRecord(data["ref"], data["sha1"], data["topic"], tuple(data["frames"]), data["annotator"])
+
+
+def read_records(path: Path, schema: Schema, annotator: str | None = None) -> list[LabelRecord]:
+    """Every record of one JSONL file, each validated; errors name the file and line."""
+    try:
+        raw_lines = path.read_bytes().splitlines()
+    except OSError as exc:
+        raise CtframeError(f"{path}: cannot read ({exc.strerror})") from exc
+    records = []
+    for number, raw in enumerate(raw_lines, start=1):
+        where = f"{path}:{number}"
+        try:
+            line = raw.decode("utf-8").strip()
+        except UnicodeDecodeError as exc:
+            raise CtframeError(f"{where}: not UTF-8") from exc
+        if not line:
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise CtframeError(f"{where}: malformed JSON ({exc.msg})") from exc
+        records.append(parse_record(data, schema, where, annotator))
+    return records
+
+
+def load_records(schema: Schema, directory: Path = ANNOTATIONS_DIR) -> list[LabelRecord]:
+    """All label records under ``directory``; the same ref twice from one annotator is an error."""
+    records, seen = [], {}
+    for path in sorted(Path(directory).glob("*.jsonl")):
+        for record in read_records(path, schema):
+            key = (record.ref, record.annotator)
+            if key in seen:
+                raise CtframeError(f"{path}: {record.ref} read twice by {record.annotator} (also in {seen[key]})")
+            seen[key] = path
+            records.append(record)
+    return records
+
+
+def check_against_corpus(records: list[LabelRecord], paragraphs: dict[str, Paragraph],
+                         skip_stale: bool = False) -> list[LabelRecord]:
+    """Keep records whose ref exists with the same sha1; otherwise raise, or with ``skip_stale``
+    report each one on stderr and leave it out."""
+    kept, stale = [], []
+    for record in records:
+        paragraph = paragraphs.get(record.ref)
+        if paragraph is None:
+            stale.append(f"{record.ref} ({record.annotator}): no such paragraph in the corpus")
+        elif paragraph.sha1 != record.sha1:
+            stale.append(f"{record.ref} ({record.annotator}): sha1 {record.sha1[:12]}… no longer matches the "
+                         f"paragraph text ({paragraph.sha1[:12]}…)")
+        else:
+            kept.append(record)
+    if stale and not skip_stale:
+        raise CtframeError(f"{len(stale)} stale label(s), first: {stale[0]} (use --skip-stale to leave them out)")
+    for message in stale:
+        print(f"ctframe: skipped stale label {message}", file=sys.stderr)
+    return kept
+
+
+def group_by_ref(records: list[LabelRecord]) -> dict[str, list[LabelRecord]]:
+    groups: dict[str, list[LabelRecord]] = defaultdict(list)
+    for record in records:
+        groups[record.ref].append(record)
+    return dict(groups)
+
+
+def adjudicate(readings: list[LabelRecord]) -> tuple[str, tuple[str, ...], bool]:
+    """One final (topic, frames) from a paragraph's readings, and whether it was a tie.
+
+    Rule: an ``adjudicator*`` reading decides; otherwise the topic is the majority reading and each
+    frame is kept when most readings give it (frames only under the majority topic). A tie with no
+    adjudicator falls back to the first reading and is reported as needing a third reading.
+    """
+    decisive = [r for r in readings if r.annotator.startswith(ADJUDICATOR_PREFIX)]
+    if decisive:
+        return decisive[-1].topic, tuple(sorted(decisive[-1].frames)), False
+    topic_votes = Counter(r.topic for r in readings).most_common()
+    if len(topic_votes) > 1 and topic_votes[0][1] == topic_votes[1][1]:
+        return readings[0].topic, tuple(sorted(readings[0].frames)), True
+    topic = topic_votes[0][0]
+    agreeing = [r for r in readings if r.topic == topic]
+    frame_votes = Counter(f for r in agreeing for f in r.frames)
+    if any(2 * n == len(agreeing) for n in frame_votes.values()):
+        return topic, tuple(sorted(agreeing[0].frames)), True
+    return topic, tuple(sorted(f for f, n in frame_votes.items() if 2 * n > len(agreeing))), False
+
+
+def final_labels(records: list[LabelRecord]) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """ref → adjudicated (topic, frames)."""
+    return {ref: adjudicate(readings)[:2] for ref, readings in group_by_ref(records).items()}
+
+
+def write_atomically(path: Path, lines: list[str]) -> None:
+    """Write ``lines`` to ``path`` through a temporary file and a rename: never half-written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.",
+                                         suffix=".tmp", delete=False)
+    try:
+        with handle:
+            for line in lines:
+                handle.write(line + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+
+
+def import_records(new: list[LabelRecord], paragraphs: dict[str, Paragraph], schema: Schema,
+                   directory: Path = ANNOTATIONS_DIR) -> Counter:
+    """Merge validated records into ``<directory>/<annotator>.jsonl``; returns counts by outcome.
+
+    Every record is checked before anything is written: a ref not in the corpus, a stale sha1, one ref
+    twice in the batch, or a ref the same annotator already labeled differently is an error.
+    """
+    check_against_corpus(new, paragraphs)
+    existing = {(r.ref, r.annotator): r for r in load_records(schema, directory)}
+    in_batch: dict[tuple[str, str], LabelRecord] = {}
+    outcome: Counter = Counter()
+    for record in new:
+        key = (record.ref, record.annotator)
+        if key in in_batch:
+            raise CtframeError(f"{record.ref} appears twice for {record.annotator} in the batch")
+        in_batch[key] = record
+        if key in existing:
+            if existing[key].reading != record.reading:
+                raise CtframeError(f"{record.ref}: {record.annotator} already labeled it "
+                                   f"{existing[key].reading}, the batch says {record.reading}")
+            outcome["already present"] += 1
+    additions: dict[str, list[LabelRecord]] = defaultdict(list)
+    for key, record in in_batch.items():
+        if key not in existing:
+            additions[record.annotator].append(record)
+    for annotator, records in additions.items():
+        if "/" in annotator or annotator.startswith("."):
+            raise CtframeError(f"annotator name {annotator!r} cannot be a file name")
+    for annotator, records in additions.items():
+        path = Path(directory) / f"{annotator}.jsonl"
+        old = [r for r in existing.values() if r.annotator == annotator]
+        write_atomically(path, [r.to_json() for r in old + records])
+        outcome[f"added ({annotator})"] += len(records)
+    return outcome
+
+
+def kappa(records: list[LabelRecord], schema: Schema) -> dict[str, float | None]:
+    """Cohen's κ between the first two (non-adjudicator) readings of every double-read paragraph:
+    for the topic, and for each frame as a yes/no decision. None where nothing was double-read."""
+    from sklearn.metrics import cohen_kappa_score
+
+    pairs = []
+    for readings in group_by_ref(records).values():
+        plain = [r for r in readings if not r.annotator.startswith(ADJUDICATOR_PREFIX)]
+        if len({r.annotator for r in plain}) >= 2:
+            pairs.append((plain[0], plain[1]))
+    fields = ["topic", *schema.frames]
+    if not pairs:
+        return dict.fromkeys(fields)
+    result = {"topic": cohen_kappa_score([a.topic for a, _ in pairs], [b.topic for _, b in pairs])}
+    for frame in schema.frames:
+        a = [frame in x.frames for x, _ in pairs]
+        b = [frame in y.frames for _, y in pairs]
+        result[frame] = 1.0 if a == b else cohen_kappa_score(a, b)
+    return {k: round(float(v), 4) for k, v in result.items()}
+
+
+def stats(records: list[LabelRecord], paragraphs: dict[str, Paragraph], schema: Schema) -> dict:
+    """Counts over the adjudicated labels, inter-annotator agreement, and ties awaiting a third reading."""
+    groups = group_by_ref(records)
+    final = {ref: adjudicate(readings) for ref, readings in groups.items()}
+    topic_counts = Counter(topic for topic, _, _ in final.values())
+    frame_counts = Counter(f for _, frames, _ in final.values() for f in frames)
+    return {
+        "paragraphs": len(final),
+        "outlets": len({paragraphs[ref].source for ref in final if ref in paragraphs}),
+        "topic": {t: topic_counts.get(t, 0) for t in schema.topics},
+        "frames": {f: frame_counts.get(f, 0) for f in schema.frames},
+        "double_annotated": sum(1 for readings in groups.values() if len({r.annotator for r in readings}) >= 2),
+        "kappa": kappa(records, schema),
+        "readings": len(records),
+        "annotators": dict(Counter(r.annotator for r in records)),
+        "needs_adjudication": sorted(ref for ref, (_, _, tie) in final.items() if tie),
+        "dates": dict(sorted(Counter(paragraphs[ref].date for ref in final if ref in paragraphs).items())),
+    }

@@ -1,0 +1,103 @@
+"""Choose which paragraphs to label next. Rules and models pick candidates here; people decide labels."""
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from features.normalize import ArabicNormalizer
+from features.segment import Paragraph
+from train.labels import write_atomically
+from train.schema import Schema
+
+MIN_CANDIDATE_CHARS = 40
+
+
+def keyword_pools(paragraphs: list[Paragraph], schema: Schema) -> dict[str, list[Paragraph]]:
+    """Candidates per label: paragraphs whose normalized text holds one of its keywords.
+    Frame candidates must also hold a keyword of the frames topic (frames exist only under it)."""
+    normalizer = ArabicNormalizer()
+    texts = normalizer.transform(p.text for p in paragraphs)
+
+    def hits(words: Iterable[str]) -> set[int]:
+        words = [normalizer.normalize(w) for w in words]
+        return {i for i, t in enumerate(texts) if len(t) >= MIN_CANDIDATE_CHARS and any(w in t for w in words)}
+
+    topic_hits = hits(schema.keywords.get(schema.frames_topic, ()))
+    pools = {schema.frames_topic: sorted(topic_hits)}
+    for frame in schema.frames:
+        pools[frame] = sorted(hits(schema.keywords.get(frame, ())) & topic_hits)
+    return {label: [paragraphs[i] for i in idx] for label, idx in pools.items() if idx}
+
+
+def uncertain(paragraphs: list[Paragraph], model, k: int, rng: random.Random, pool_size: int = 20000) -> list[Paragraph]:
+    """The ``k`` paragraphs of a random pool on which ``model`` is least sure (smallest topic margin,
+    or a frame probability nearest its threshold)."""
+    pool = rng.sample(paragraphs, min(pool_size, len(paragraphs)))
+    topic_p, frame_p = model.predict_proba([p.text for p in pool])
+    top2 = np.sort(topic_p, axis=1)[:, -2:]
+    topic_margin = top2[:, 1] - top2[:, 0]
+    frame_margin = np.abs(frame_p - model.thresholds_).min(axis=1) if frame_p.shape[1] else topic_margin
+    order = np.argsort(np.minimum(topic_margin, frame_margin))
+    return [pool[i] for i in order[:k]]
+
+
+def make_queue(paragraphs: list[Paragraph], schema: Schema, n: int, *, exclude: set[str],
+               random_share: float = 0.3, uncertain_share: float = 0.0, model=None,
+               seed: int = 0) -> list[tuple[Paragraph, str]]:
+    """``n`` unlabeled paragraphs, each with why it was chosen: ``random``, ``keyword:<label>``
+    (rarest labels first, round-robin) or ``uncertain``."""
+    rng = random.Random(seed)
+    open_paragraphs = [p for p in paragraphs if p.id not in exclude]
+    chosen: dict[str, tuple[Paragraph, str]] = {}
+
+    def take(candidates: list[Paragraph], why: str, k: int) -> None:
+        for paragraph in candidates:
+            if k <= 0:
+                return
+            if paragraph.id not in chosen:
+                chosen[paragraph.id] = (paragraph, why)
+                k -= 1
+
+    n_uncertain = round(n * uncertain_share) if model is not None else 0
+    if n_uncertain:
+        take(uncertain(open_paragraphs, model, n_uncertain * 2, rng), "uncertain", n_uncertain)
+    take(rng.sample(open_paragraphs, min(len(open_paragraphs), n)), "random", round(n * random_share))
+    pools = {label: rng.sample(pool, len(pool)) for label, pool in keyword_pools(open_paragraphs, schema).items()}
+    order = sorted(pools, key=lambda label: len(pools[label]))  # rarest first
+    cursors = dict.fromkeys(order, 0)
+    while len(chosen) < n and any(cursors[l] < len(pools[l]) for l in order):
+        for label in order:
+            while cursors[label] < len(pools[label]):
+                paragraph = pools[label][cursors[label]]
+                cursors[label] += 1
+                if paragraph.id not in chosen:
+                    chosen[paragraph.id] = (paragraph, f"keyword:{label}")
+                    break
+            if len(chosen) >= n:
+                break
+    take(rng.sample(open_paragraphs, min(len(open_paragraphs), 3 * n)), "random", n - len(chosen))
+    picked = list(chosen.values())
+    rng.shuffle(picked)
+    return picked
+
+
+def write_batch(path: Path, picked: list[tuple[Paragraph, str]]) -> None:
+    """A batch file for annotators: one JSON line per paragraph, with its text and context."""
+    write_atomically(Path(path), [json.dumps({"n": i, "ref": p.id, "sha1": p.sha1, "source": p.source,
+                                              "date": p.date, "title": p.title, "text": p.text, "why": why},
+                                             ensure_ascii=False)
+                                  for i, (p, why) in enumerate(picked, start=1)])
+
+
+def batch_refs(paths: Iterable[Path]) -> set[str]:
+    """Refs already sent out in earlier batch files (so concurrent batches do not overlap)."""
+    refs = set()
+    for path in paths:
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                refs.add(json.loads(line)["ref"])
+    return refs

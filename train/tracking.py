@@ -1,0 +1,135 @@
+"""MLflow: tracking store, run logging, model registry, the champion rule and the exported champion."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.models import infer_signature
+
+from features.corpus import PROJECT_ROOT
+from features.errors import CtframeError
+
+CHAMPION_ALIAS = "champion"
+CHAMPION_DIR = PROJECT_ROOT / "models" / "champion"
+SELECTION_METRIC = "holdout.frames.macro_f1"
+TIE_BREAK_METRIC = "cv.topic.macro_f1"
+INPUT_EXAMPLE = pd.DataFrame({"text": ["أحبطت الأجهزة الأمنية مخططا إرهابيا وقبضت على أفراد الخلية."]})
+REQUIREMENTS = ["mlflow", "scikit-learn", "skops", "pyarabic", "numpy", "pandas", "pyyaml", "tqdm", "matplotlib"]
+
+
+def tracking_uri() -> str:
+    """``$MLFLOW_TRACKING_URI``, else the embedded store ``sqlite:///<project>/mlflow.db``."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}"
+
+
+def start(experiment: str) -> None:
+    """Point MLflow at the tracking store and the experiment (created with a project-local artifact root)."""
+    mlflow.set_tracking_uri(tracking_uri())
+    if mlflow.get_experiment_by_name(experiment) is None and "MLFLOW_TRACKING_URI" not in os.environ:
+        mlflow.create_experiment(experiment, artifact_location=(PROJECT_ROOT / "mlruns").as_uri())
+    mlflow.set_experiment(experiment)
+
+
+def git_commit() -> str:
+    """The checked-out commit, with ``-dirty`` when the work tree has uncommitted changes."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("-dirty" if dirty else "")
+
+
+def requirements() -> list[str]:
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in REQUIREMENTS]
+
+
+def log_model(model_file: Path, registered_model: str, example_output: pd.DataFrame):
+    """Log the skops model as a pyfunc (models-from-code, no pickle) and register a new version."""
+    info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
+        artifacts={"model": str(model_file)},
+        code_paths=[str(PROJECT_ROOT / "features"), str(PROJECT_ROOT / "train")],
+        signature=infer_signature(INPUT_EXAMPLE, example_output),
+        input_example=INPUT_EXAMPLE,
+        pip_requirements=requirements(),
+        registered_model_name=registered_model,
+    )
+    return info.registered_model_version
+
+
+def selection_key(metrics: dict) -> tuple[float, float]:
+    return metrics.get(SELECTION_METRIC, float("-inf")), metrics.get(TIE_BREAK_METRIC, float("-inf"))
+
+
+def champion_version(client: MlflowClient, name: str):
+    try:
+        return client.get_model_version_by_alias(name, CHAMPION_ALIAS)
+    except mlflow.exceptions.MlflowException:
+        return None
+
+
+def should_promote(client: MlflowClient, name: str, run_metrics: dict, fingerprint: str) -> tuple[bool, str]:
+    """The champion rule. A new run becomes champion when there is none; when the champion was
+    evaluated on other data (labels or corpus changed, so its figures no longer compare); or when its
+    holdout frames macro-F1 is at least the champion's, CV topic macro-F1 breaking a tie."""
+    current = champion_version(client, name)
+    if current is None:
+        return True, "no champion yet"
+    run = client.get_run(current.run_id)
+    if run.data.tags.get("data_fingerprint") != fingerprint:
+        return True, "champion was evaluated on other data"
+    new, old = selection_key(run_metrics), selection_key(run.data.metrics)
+    if new >= old:
+        return True, f"{SELECTION_METRIC} {new[0]:.4f} ≥ champion's {old[0]:.4f}"
+    return False, f"{SELECTION_METRIC} {new[0]:.4f} < champion's {old[0]:.4f} (version {current.version})"
+
+
+def promote(name: str, version: str, dest: Path = CHAMPION_DIR) -> Path:
+    """Move the champion alias to ``version`` and re-export it to ``dest``."""
+    client = MlflowClient()
+    client.set_registered_model_alias(name, CHAMPION_ALIAS, version)
+    return export_champion(name, dest)
+
+
+def promote_run(name: str, run_id: str, dest: Path = CHAMPION_DIR) -> Path:
+    """Manual override: make the version registered from ``run_id`` the champion."""
+    versions = MlflowClient().search_model_versions(f"name='{name}' and run_id='{run_id}'")
+    if not versions:
+        raise CtframeError(f"no version of model {name!r} was registered from run {run_id}")
+    return promote(name, versions[0].version, dest)
+
+
+def export_champion(name: str, dest: Path = CHAMPION_DIR) -> Path:
+    """Copy ``models:/<name>@champion`` to ``dest`` (swapped in whole, never half-written)."""
+    version = champion_version(MlflowClient(), name)
+    if version is None:
+        raise CtframeError(f"model {name!r} has no {CHAMPION_ALIAS!r} alias yet; run `ctframe train` first")
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(f"models:/{name}@{CHAMPION_ALIAS}", dst_path=str(staging)))
+        (local / "champion.json").write_text(json.dumps(
+            {"name": name, "version": version.version, "run_id": version.run_id}, indent=2) + "\n")
+        old = dest.with_name(f".{dest.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        if dest.exists():
+            dest.rename(old)
+        local.rename(dest)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return dest
