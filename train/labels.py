@@ -158,6 +158,7 @@ def write_atomically(path: Path, lines: list[str]) -> None:
                 handle.write(line + "\n")
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(handle.name, 0o644)
         os.replace(handle.name, path)
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
