@@ -17,11 +17,11 @@ def build_features(normalize: dict, features: dict) -> Pipeline:
     char = TfidfVectorizer(analyzer=features["analyzer"], ngram_range=tuple(features["ngram_range"]),
                            min_df=features["min_df"], max_df=features["max_df"],
                            sublinear_tf=features["sublinear_tf"], max_features=features["max_features"],
-                           lowercase=False, dtype="float32")
+                           lowercase=False)
     vectorizer = char
     if features.get("word_ngrams"):
         word = TfidfVectorizer(analyzer="word", ngram_range=tuple(features["word_ngrams"]),
                                min_df=features["min_df"], sublinear_tf=features["sublinear_tf"],
-                               lowercase=False, dtype="float32")
+                               lowercase=False)
         vectorizer = FeatureUnion([("char", char), ("word", word)])
     return Pipeline([("normalize", ArabicNormalizer(**normalize)), ("tfidf", vectorizer)])

@@ -17,7 +17,8 @@ def cmd_train(args) -> None:
         overrides["corpus"] = {"path": args.corpus}
     if args.labels or args.skip_stale:
         overrides["labels"] = {k: v for k, v in (("path", args.labels), ("skip_stale", args.skip_stale)) if v}
-    summary = train(args.config, overrides, register=not args.no_register, log=lambda m: print(m, file=sys.stderr))
+    summary = train(args.config, overrides, register=not args.no_register, export_dir=Path(args.export_dir),
+                    log=lambda m: print(m, file=sys.stderr))
     print(json.dumps(summary, indent=2, ensure_ascii=False))
 
 
@@ -125,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", help=f"label folder (default: {ANNOTATIONS_DIR})")
     p.add_argument("--skip-stale", action="store_true", help="leave out (and report) labels whose paragraph changed")
     p.add_argument("--no-register", action="store_true", help="log the run but do not register or promote")
+    p.add_argument("--export-dir", default=str(CHAMPION_DIR), help="where a new champion is exported")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("score", help="score articles or paragraphs; JSONL out, one line per paragraph")

@@ -24,7 +24,8 @@ from train.pyfunc import predict_frame, save_model
 from train.schema import load_schema
 
 
-def train(config_path=None, overrides: dict | None = None, register: bool = True, log=print) -> dict:
+def train(config_path=None, overrides: dict | None = None, register: bool = True,
+          export_dir: Path = tracking.CHAMPION_DIR, log=print) -> dict:
     """Fit, evaluate, log and (when ``register``) register and maybe promote one configuration."""
     config = load_config(config_path, overrides)
     schema = load_schema()
@@ -69,7 +70,7 @@ def train(config_path=None, overrides: dict | None = None, register: bool = True
             promote, why = tracking.should_promote(MlflowClient(), name, results, data.fingerprint)
             summary.update(version=version, champion=promote, reason=why)
             if promote:
-                summary["exported"] = str(tracking.promote(name, version))
-            elif not tracking.CHAMPION_DIR.exists():
-                summary["exported"] = str(tracking.export_champion(name))
+                summary["exported"] = str(tracking.promote(name, version, Path(export_dir)))
+            elif not Path(export_dir).exists():
+                summary["exported"] = str(tracking.export_champion(name, Path(export_dir)))
     return summary

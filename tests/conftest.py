@@ -1,0 +1,94 @@
+"""Fixtures: a tiny SaudiNewsNet-shaped corpus and labels built from sentences written for these tests."""
+from __future__ import annotations
+
+import json
+import random
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from features.segment import split_paragraphs, text_sha1
+from train.schema import load_schema
+
+# Hand-written sentences, a few per label; paragraphs are random combinations of them.
+SENTENCES = {
+    "prevention": ["أحبطت الأجهزة الأمنية مخططا إرهابيا لاستهداف منشآت حيوية",
+                   "قبضت قوات الأمن على أفراد خلية إرهابية قبل تنفيذ عملياتها",
+                   "رصدت الاستخبارات تحركات المشتبه بهم وتتبعت اتصالاتهم",
+                   "شددت السلطات الرقابة على الحدود ومصادر تمويل الإرهاب"],
+    "deradicalization": ["يستقبل مركز المناصحة الموقوفين لإعادة تأهيلهم ودمجهم في المجتمع",
+                         "دعا العلماء إلى تحصين الشباب من الفكر المتطرف وتعزيز الأمن الفكري",
+                         "أطلقت الوزارة حملة توعية في المدارس لنشر الوسطية والاعتدال",
+                         "فند الخطباء شبهات الجماعات المتطرفة وبينوا بطلان فكرها"],
+    "international_cooperation": ["اتفق البلدان على تبادل المعلومات الاستخباراتية لمواجهة داعش",
+                                  "يواصل التحالف الدولي تنسيق العمليات المشتركة ضد التنظيم",
+                                  "وقعت الدولتان اتفاقية للتعاون الأمني في مكافحة الإرهاب",
+                                  "أشاد الوزير الأجنبي بتعاون الأجهزة الأمنية السعودية مع بلاده"],
+    "attack": ["فجر انتحاري نفسه في مسجد وقتل عددا من المصلين",
+               "تبنى تنظيم داعش الهجوم الإرهابي الذي استهدف نقطة أمنية"],
+    "politics": ["استقبل ولي العهد وزير الخارجية وبحثا العلاقات الثنائية",
+                 "عقد البرلمان جلسة لمناقشة مشروع قانون الانتخابات",
+                 "تناولت المباحثات تطورات الأوضاع السياسية في المنطقة"],
+    "economy": ["ارتفع مؤشر سوق الأسهم بدعم من قطاع البتروكيماويات",
+                "تراجعت أسعار النفط في الأسواق العالمية خلال تعاملات الأمس",
+                "أعلنت الشركة عن نمو أرباحها الفصلية بنسبة كبيرة"],
+    "sports": ["فاز نادي الهلال على منافسه بهدفين في الدوري",
+               "تعاقد النادي مع مدرب جديد استعدادا للموسم الرياضي",
+               "سجل المهاجم هدف الفوز في الدقيقة الأخيرة من المباراة"],
+    "society": ["أطلقت الأمانة حملة لصيانة الطرق قبل بدء العام الدراسي",
+                "افتتح المستشفى قسما جديدا لعلاج أمراض القلب",
+                "توقعت الأرصاد ارتفاع درجات الحرارة في المنطقة الشرقية"],
+    "boilerplate": ["اضغط هنا لمتابعة آخر الأخبار", "شارك الخبر عبر تويتر", "اقرأ المزيد من الأخبار"],
+}
+FRAMES = ("prevention", "deradicalization", "international_cooperation")
+
+
+def make_paragraph(rng: random.Random, kind: str) -> str:
+    picks = rng.sample(SENTENCES[kind], k=min(2, len(SENTENCES[kind])))
+    return "، و".join(picks) + f" في اليوم {rng.randint(1, 999)}."
+
+
+def build_corpus(folder: Path, n_articles: int = 72, seed: int = 0) -> list[dict]:
+    """Write two daily zips of small articles; return one truth record per paragraph."""
+    rng = random.Random(seed)
+    kinds = ["prevention", "deradicalization", "international_cooperation", "attack",
+             "politics", "economy", "sports", "society", "boilerplate"]
+    truth, days = [], {"2015-07-21": [], "2015-08-09": []}
+    for a in range(n_articles):
+        date = "2015-08-09" if a % 6 == 0 else "2015-07-21"
+        chosen = [kinds[(a + k) % len(kinds)] for k in range(3)]
+        paragraphs = [make_paragraph(rng, kind) for kind in chosen]
+        url = f"http://example.test/{a}"
+        days[date].append({"source": f"outlet{a % 3}", "url": url, "date_extracted": f"{date} 10:00:00",
+                           "title": "عنوان", "author": "", "content": "\n\n".join(paragraphs)})
+        for index, (kind, text) in enumerate(zip(chosen, split_paragraphs("\n".join(paragraphs)))):
+            topic = "terrorism" if kind in FRAMES or kind == "attack" else kind
+            truth.append({"ref": f"snn:{url}#{index}", "sha1": text_sha1(text), "topic": topic,
+                          "frames": [kind] if kind in FRAMES else [], "text": text})
+    folder.mkdir(parents=True, exist_ok=True)
+    for date, articles in days.items():
+        with zipfile.ZipFile(folder / f"{date}.zip", "w") as archive:
+            archive.writestr(f"{date}.json", json.dumps(articles, ensure_ascii=False))
+    return truth
+
+
+def write_labels(folder: Path, truth: list[dict], annotator: str = "tester") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{annotator}.jsonl"
+    with path.open("w", encoding="utf-8") as handle:
+        for t in truth:
+            handle.write(json.dumps({"ref": t["ref"], "sha1": t["sha1"], "topic": t["topic"],
+                                     "frames": t["frames"], "annotator": annotator}, ensure_ascii=False) + "\n")
+    return path
+
+
+@pytest.fixture
+def schema():
+    return load_schema()
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    folder = tmp_path / "corpus"
+    return folder, build_corpus(folder)

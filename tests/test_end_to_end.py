@@ -1,0 +1,146 @@
+"""Tiny round trip: fit → MLflow run → registry → champion export → load → score (CLI and pyfunc)."""
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from conftest import SENTENCES, build_corpus, write_labels
+from features.errors import CtframeError
+from train import tracking
+from train.fit import train
+from train.pyfunc import load_model
+
+CLI = [sys.executable, "-m", "train.cli"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    truth = build_corpus(root / "corpus")
+    write_labels(root / "labels", truth)
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}"}
+    overrides = {"corpus": {"path": str(root / "corpus")}, "labels": {"path": str(root / "labels")},
+                 "features": {"min_df": 1}, "evaluation": {"folds": 3, "holdout_dates": ["2015-08-09"]}}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        for key, value in env.items():
+            mp.setenv(key, value)
+        summary = train(None, overrides, export_dir=root / "champion", log=lambda m: None)
+        second = train(None, overrides, export_dir=root / "champion", log=lambda m: None)
+    return root, truth, summary, second, env, overrides
+
+
+def test_training_logs_registers_and_exports(trained):
+    root, truth, summary, second, env, _ = trained
+    assert summary["champion"] and summary["reason"] == "no champion yet"
+    assert (root / "champion" / "MLmodel").is_file()
+    assert (root / "champion" / "artifacts" / "ctframe.skops").is_file()
+    assert summary["cv.topic.macro_f1"] > 0.8 and summary["holdout.frames.macro_f1"] > 0.6
+    mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
+    run = MlflowClient().get_run(summary["run_id"])
+    assert len(run.data.tags["data_fingerprint"]) == 64 and run.data.tags["git_commit"]
+    assert run.data.params["features.analyzer"] == "char_wb"
+    assert "cv.frames.prevention.f1" in run.data.metrics
+    artifacts = {a.path for a in MlflowClient().list_artifacts(summary["run_id"])}
+    assert {"confusion_cv.png", "confusion_holdout.png", "thresholds.json"} <= artifacts
+    # Same data and same figures: the newer run takes the alias (ties go to the newest).
+    assert second["champion"] and second["version"] == summary["version"] + 1
+    assert str(json.loads((root / "champion" / "champion.json").read_text())["version"]) == str(second["version"])
+
+
+def test_champion_rule(trained):
+    _, _, summary, _, env, _ = trained
+    mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
+    client = MlflowClient()
+    fingerprint = client.get_run(summary["run_id"]).data.tags["data_fingerprint"]
+    worse = {tracking.SELECTION_METRIC: -1.0, tracking.TIE_BREAK_METRIC: 1.0}
+    assert tracking.should_promote(client, "ctframe", worse, fingerprint)[0] is False
+    assert tracking.should_promote(client, "ctframe", worse, "other-data")[0] is True
+    better = {tracking.SELECTION_METRIC: 2.0, tracking.TIE_BREAK_METRIC: 0.0}
+    assert tracking.should_promote(client, "ctframe", better, fingerprint)[0] is True
+
+
+def test_cli_scores_articles_and_matches_pyfunc(trained, tmp_path):
+    root, *_ = trained
+    article = tmp_path / "article.txt"
+    article.write_text(f"{SENTENCES['prevention'][0]}، و{SENTENCES['prevention'][1]}.\n\n"
+                       f"{SENTENCES['sports'][0]}، و{SENTENCES['sports'][2]}.", encoding="utf-8")
+    out = tmp_path / "scores.jsonl"
+    subprocess.run([*CLI, "score", "--model", str(root / "champion"), str(article), "-o", str(out),
+                    "--summary", str(tmp_path / "summary.jsonl")], check=True, cwd=root)
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [(l["id"], l["paragraph"]) for l in lines] == [(str(article), 0), (str(article), 1)]
+    assert set(lines[0]) == {"id", "paragraph", "topic", "topic_scores", "frames", "frame_scores"}
+    assert lines[0]["topic"] == "terrorism" and "prevention" in lines[0]["frames"]
+    assert lines[1]["topic"] == "sports" and lines[1]["frames"] == []
+    assert sum(lines[0]["topic_scores"].values()) == pytest.approx(1.0, abs=1e-4)
+    summary = json.loads((tmp_path / "summary.jsonl").read_text())
+    assert summary["paragraphs"] == 2 and summary["topics"] == {"terrorism": 1, "sports": 1}
+
+    texts = [article.read_text(encoding="utf-8").split("\n\n")[0]]
+    stdin = "\n".join(json.dumps({"id": f"p{i}", "text": t}, ensure_ascii=False) for i, t in enumerate(texts))
+    piped = subprocess.run([*CLI, "score", "--paragraphs", "--model", str(root / "champion"), "-"], input=stdin,
+                           capture_output=True, text=True, check=True, cwd=root)
+    via_cli = json.loads(piped.stdout.splitlines()[0])
+    via_pyfunc = mlflow.pyfunc.load_model(str(root / "champion")).predict(pd.DataFrame({"text": texts}))
+    assert via_cli["paragraph"] == 0 and via_cli["topic"] == via_pyfunc["topic"][0]
+    assert via_cli["frames"] == list(via_pyfunc["frames"][0])
+    assert via_cli["frame_scores"]["prevention"] == pytest.approx(via_pyfunc["p_frame_prevention"][0], abs=1e-6)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"   \n", "empty text"),
+    (b"\xff\xfe\xfa", "not UTF-8"),
+])
+def test_cli_bad_input_exits_nonzero_without_output(trained, tmp_path, content, message):
+    root, *_ = trained
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(content)
+    out = tmp_path / "out.jsonl"
+    result = subprocess.run([*CLI, "score", "--model", str(root / "champion"), str(bad), "-o", str(out)],
+                            capture_output=True, text=True, cwd=root)
+    assert result.returncode == 2
+    assert message in result.stderr and result.stderr.count("error:") == 1
+    assert not out.exists() and list(tmp_path.iterdir()) == [bad]
+
+
+def test_cli_batch_with_a_bad_record_leaves_no_partial_file(trained, tmp_path):
+    root, *_ = trained
+    batch = tmp_path / "batch.jsonl"
+    good = json.dumps({"id": "ok", "text": SENTENCES["economy"][0]}, ensure_ascii=False)
+    batch.write_text("\n".join([good] * 600 + ['{"id": "broken", "text": '] + [good]), encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = subprocess.run([*CLI, "score", "--model", str(root / "champion"), str(batch), "-o", str(out)],
+                            capture_output=True, text=True, cwd=root)
+    assert result.returncode == 2 and "batch.jsonl:601: malformed JSON" in result.stderr
+    assert not out.exists() and list(tmp_path.iterdir()) == [batch]
+
+
+def test_missing_model_is_a_clear_error(tmp_path):
+    (tmp_path / "a.txt").write_text("نص", encoding="utf-8")
+    result = subprocess.run([*CLI, "score", "--model", str(tmp_path / "none"), str(tmp_path / "a.txt")],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "no MLflow model at" in result.stderr
+
+
+def test_tampered_model_is_refused(trained, tmp_path):
+    root, *_ = trained
+    original = root / "champion" / "artifacts" / "ctframe.skops"
+    assert load_model(original).predict(["نص"])[0][0] in {"terrorism", "politics", "economy", "sports",
+                                                           "society", "boilerplate"}
+    tampered = tmp_path / "tampered.skops"
+    with zipfile.ZipFile(original) as src, zipfile.ZipFile(tampered, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "schema.json":
+                data = data.replace(b'"__module__": "features.normalize"', b'"__module__": "subprocess"', 1)
+                data = data.replace(b'"__class__": "ArabicNormalizer"', b'"__class__": "Popen"', 1)
+            dst.writestr(item, data)
+    with pytest.raises(CtframeError, match="refusing to load untrusted type.*subprocess.Popen"):
+        load_model(tampered)

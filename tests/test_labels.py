@@ -1,0 +1,152 @@
+"""Stand-off label loading, validation, adjudication, agreement, atomic import, the queue, the codebook."""
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from features.corpus import load_snn_paragraphs
+from features.errors import CtframeError
+from train import labels as labels_module
+from train.labels import (LabelRecord, adjudicate, check_against_corpus, import_records, kappa, load_records,
+                          read_records, stats)
+from train.queue import make_queue
+from train.schema import LABELS_DIR
+
+from conftest import write_labels
+
+
+def record(ref="r1", topic="terrorism", frames=(), annotator="a", sha1="s"):
+    return LabelRecord(ref, sha1, topic, tuple(frames), annotator)
+
+
+def write_lines(path: Path, rows) -> Path:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n" for r in rows),
+                    encoding="utf-8")
+    return path
+
+
+GOOD = {"ref": "snn:x#0", "sha1": "a" * 40, "topic": "terrorism", "frames": ["prevention"], "annotator": "a"}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"topic": "weather"}, r"bad.jsonl:2: unknown topic 'weather'"),
+    ({"frames": ["hope"]}, r"bad.jsonl:2: unknown frame 'hope'"),
+    ({"topic": "sports"}, r"bad.jsonl:2: frames are only for topic 'terrorism'"),
+    ({"frames": "prevention"}, r"bad.jsonl:2: 'frames' must be a list"),
+    ({"sha1": ""}, r"bad.jsonl:2: 'sha1' must be a non-empty string"),
+])
+def test_bad_records_name_file_and_line(tmp_path, schema, change, message):
+    path = write_lines(tmp_path / "bad.jsonl", [GOOD, {**GOOD, **change}])
+    with pytest.raises(CtframeError, match=message):
+        read_records(path, schema)
+
+
+def test_malformed_json_and_missing_field(tmp_path, schema):
+    with pytest.raises(CtframeError, match=r"bad.jsonl:1: malformed JSON"):
+        read_records(write_lines(tmp_path / "bad.jsonl", ["{oops"]), schema)
+    missing = {k: v for k, v in GOOD.items() if k != "annotator"}
+    with pytest.raises(CtframeError, match=r"bad.jsonl:1: missing field 'annotator'"):
+        read_records(write_lines(tmp_path / "bad.jsonl", [missing]), schema)
+
+
+def test_stale_and_unknown_refs(corpus, schema, capsys):
+    folder, truth = corpus
+    paragraphs = {p.id: p for p in load_snn_paragraphs(folder)}
+    good = record(truth[0]["ref"], sha1=truth[0]["sha1"])
+    stale = record(truth[1]["ref"], sha1="0" * 40)
+    unknown = record("snn:http://example.test/none#0", sha1=truth[0]["sha1"])
+    with pytest.raises(CtframeError, match="2 stale label"):
+        check_against_corpus([good, stale, unknown], paragraphs)
+    assert check_against_corpus([good, stale, unknown], paragraphs, skip_stale=True) == [good]
+    err = capsys.readouterr().err
+    assert "no longer matches" in err and "no such paragraph" in err
+
+
+def test_adjudication_rule():
+    a = record(topic="terrorism", frames=["prevention"], annotator="a")
+    b = record(topic="terrorism", frames=["prevention", "deradicalization"], annotator="b")
+    c = record(topic="terrorism", frames=["prevention"], annotator="c")
+    assert adjudicate([a, b, c]) == ("terrorism", ("prevention",), False)
+    assert adjudicate([a, b]) == ("terrorism", ("prevention",), True)  # frame tie: first reading, flagged
+    politics = record(topic="politics", annotator="b")
+    assert adjudicate([a, politics])[2] is True
+    third = record(topic="politics", annotator="adjudicator-x")
+    assert adjudicate([a, politics, third]) == ("politics", (), False)
+
+
+def test_kappa_on_a_hand_made_example(schema):
+    # Topic: 4 paragraphs, the annotators agree on 3. po = 0.75; pe = (2*3 + 2*1)/16 = 0.5 → κ = 0.5.
+    a = [record(f"r{i}", t, annotator="a") for i, t in enumerate(["terrorism", "terrorism", "politics", "politics"])]
+    b = [record(f"r{i}", t, annotator="b") for i, t in enumerate(["terrorism", "terrorism", "politics", "terrorism"])]
+    result = kappa(a + b, schema)
+    assert result["topic"] == pytest.approx(0.5)
+    assert result["prevention"] == 1.0  # nobody gave it: perfect agreement
+    assert kappa(a, schema)["topic"] is None
+
+
+def test_import_validates_and_merges(corpus, schema, tmp_path):
+    folder, truth = corpus
+    paragraphs = {p.id: p for p in load_snn_paragraphs(folder)}
+    store = tmp_path / "labels"
+    batch = [record(t["ref"], t["topic"], t["frames"], "ann", t["sha1"]) for t in truth[:5]]
+    assert import_records(batch, paragraphs, schema, store)["added (ann)"] == 5
+    assert import_records(batch[:2], paragraphs, schema, store)["already present"] == 2
+    conflicting = record(truth[0]["ref"], "sports", (), "ann", truth[0]["sha1"])
+    with pytest.raises(CtframeError, match="already labeled it"):
+        import_records([conflicting], paragraphs, schema, store)
+    with pytest.raises(CtframeError, match="appears twice"):
+        import_records([batch[0], batch[0]], paragraphs, schema, tmp_path / "other")
+    stale = record(truth[6]["ref"], "politics", (), "ann", "f" * 40)
+    with pytest.raises(CtframeError, match="stale"):
+        import_records([stale], paragraphs, schema, store)
+    assert len(load_records(schema, store)) == 5
+
+
+def test_import_crash_mid_write_keeps_old_file(corpus, schema, tmp_path, monkeypatch):
+    folder, truth = corpus
+    paragraphs = {p.id: p for p in load_snn_paragraphs(folder)}
+    store = tmp_path / "labels"
+    import_records([record(truth[0]["ref"], truth[0]["topic"], truth[0]["frames"], "ann", truth[0]["sha1"])],
+                   paragraphs, schema, store)
+    before = (store / "ann.jsonl").read_bytes()
+
+    def crash(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(labels_module.os, "replace", crash)
+    more = [record(t["ref"], t["topic"], t["frames"], "ann", t["sha1"]) for t in truth[1:4]]
+    with pytest.raises(OSError, match="disk full"):
+        import_records(more, paragraphs, schema, store)
+    assert (store / "ann.jsonl").read_bytes() == before
+    assert sorted(p.name for p in store.iterdir()) == ["ann.jsonl"]  # no temporary file left behind
+
+
+def test_stats_counts(corpus, schema, tmp_path):
+    folder, truth = corpus
+    paragraphs = {p.id: p for p in load_snn_paragraphs(folder)}
+    write_labels(tmp_path, truth, "one")
+    write_labels(tmp_path, truth[:10], "two")
+    result = stats(load_records(schema, tmp_path), paragraphs, schema)
+    assert result["paragraphs"] == len(truth)
+    assert result["double_annotated"] == 10
+    assert result["outlets"] == 3
+    assert result["kappa"]["topic"] == 1.0
+    assert sum(result["topic"].values()) == len(truth)
+
+
+def test_queue_never_proposes_a_labeled_paragraph(corpus, schema):
+    folder, truth = corpus
+    paragraphs = load_snn_paragraphs(folder)
+    labeled = {t["ref"] for t in truth[: len(truth) // 2]}
+    picked = make_queue(paragraphs, schema, n=len(paragraphs), exclude=labeled, seed=3)
+    ids = [p.id for p, _ in picked]
+    assert len(ids) == len(set(ids)) == len(paragraphs) - len(labeled)
+    assert not labeled & set(ids)
+    assert {why.split(":")[0] for _, why in picked} == {"random", "keyword"}
+
+
+def test_schema_and_codebook_agree(schema):
+    codebook = (LABELS_DIR / "CODEBOOK.md").read_text(encoding="utf-8")
+    headed = re.findall(r"^### `(\w+)`", codebook, flags=re.MULTILINE)
+    assert headed == [*schema.topics, *schema.frames]
