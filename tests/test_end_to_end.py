@@ -144,3 +144,40 @@ def test_tampered_model_is_refused(trained, tmp_path):
             dst.writestr(item, data)
     with pytest.raises(CtframeError, match="refusing to load untrusted type.*subprocess.Popen"):
         load_model(tampered)
+
+
+def test_label_studio_round_trip(trained, tmp_path):
+    root, truth, *_ = trained
+    corpus, labels = str(root / "corpus"), str(tmp_path / "labels")
+    batch = tmp_path / "batch.jsonl"
+    subprocess.run([*CLI, "labels", "queue", "-n", "6", "-o", str(batch), "--corpus", corpus, "--labels", labels],
+                   check=True, cwd=root)
+    tasks_file = tmp_path / "tasks.json"
+    subprocess.run([*CLI, "labels", "studio-export", str(batch), "-o", str(tasks_file),
+                    "--model", str(root / "champion")], check=True, cwd=root)
+    tasks = json.loads(tasks_file.read_text(encoding="utf-8"))
+    assert len(tasks) == 6 and all(t["predictions"][0]["result"][0]["from_name"] == "topic" for t in tasks)
+    assert '<Choices name="frames"' in tasks_file.with_suffix(".xml").read_text()
+
+    # What Label Studio exports after a person read each task: their annotation, next to the predictions.
+    by_ref = {t["ref"]: t for t in truth}
+    for i, task in enumerate(tasks):
+        human = by_ref[task["data"]["ref"]]
+        result = [{"from_name": "topic", "to_name": "text", "type": "choices", "value": {"choices": [human["topic"]]}}]
+        if human["frames"]:
+            result.append({"from_name": "frames", "to_name": "text", "type": "choices",
+                           "value": {"choices": human["frames"]}})
+        task.update(id=i + 1, annotations=[{"completed_by": {"email": "amina@example.test"}, "result": result},
+                                           {"completed_by": 7, "was_cancelled": True, "result": []}])
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
+    subprocess.run([*CLI, "labels", "studio-import", str(export), "--corpus", corpus, "--labels", labels],
+                   check=True, cwd=root)
+    stored = [json.loads(l) for l in (tmp_path / "labels" / "labelstudio-amina@example.test.jsonl").read_text().splitlines()]
+    assert {(r["ref"], r["topic"], tuple(r["frames"])) for r in stored} == \
+        {(t["data"]["ref"], by_ref[t["data"]["ref"]]["topic"], tuple(by_ref[t["data"]["ref"]]["frames"])) for t in tasks}
+    # A second queue never proposes what is now labeled.
+    again = tmp_path / "again.jsonl"
+    subprocess.run([*CLI, "labels", "queue", "-n", "500", "-o", str(again), "--corpus", corpus, "--labels", labels],
+                   check=True, cwd=root)
+    assert not {json.loads(l)["ref"] for l in again.read_text().splitlines()} & {r["ref"] for r in stored}

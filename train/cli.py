@@ -112,6 +112,41 @@ def cmd_labels_export(args) -> None:
     print(f"ctframe: exported {len(lines)} labeled paragraphs to {args.output}", file=sys.stderr)
 
 
+def cmd_labels_studio_export(args) -> None:
+    from train.labelstudio import labeling_config, tasks_from_batch
+    from train.labels import write_atomically
+    from train.schema import load_schema
+
+    try:
+        batch = [json.loads(line) for line in Path(args.batch).read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CtframeError(f"{args.batch}: not a readable batch file ({exc})") from exc
+    predictions, version = None, ""
+    if args.model:
+        from train.score import load_pyfunc, records
+
+        scored = records(load_pyfunc(args.model), [(row["ref"], 0, row["text"]) for row in batch])
+        predictions = [{"topic": s["topic"], "frames": s["frames"], "score": max(s["topic_scores"].values())}
+                       for s in scored]
+        version = str(args.model)
+    write_atomically(Path(args.output), [json.dumps(tasks_from_batch(batch, predictions, version), ensure_ascii=False)])
+    config = Path(args.output).with_suffix(".xml")
+    write_atomically(config, [labeling_config(load_schema())])
+    print(f"ctframe: wrote {len(batch)} Label Studio tasks to {args.output} (labeling config: {config})",
+          file=sys.stderr)
+
+
+def cmd_labels_studio_import(args) -> None:
+    from train.labels import import_records
+    from train.labelstudio import records_from_export
+    from train.schema import load_schema
+
+    schema = load_schema()
+    new = [r for path in args.files for r in records_from_export(Path(path), schema, args.annotator)]
+    for what, count in sorted(import_records(new, _corpus_index(args.corpus), schema, Path(args.labels)).items()):
+        print(f"{what}: {count}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from train.labels import ANNOTATIONS_DIR
     from train.tracking import CHAMPION_DIR
@@ -169,6 +204,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", help="JSONL records {ref, sha1, topic, frames, annotator}")
     p.add_argument("--annotator", help="annotator for records that name none")
     p.set_defaults(func=cmd_labels_import)
+
+    p = labels.add_parser("studio-export", help="a queue batch as Label Studio tasks (+ labeling config .xml)")
+    p.add_argument("batch", help="batch file written by `labels queue`")
+    p.add_argument("-o", "--output", required=True, help="tasks JSON to write")
+    p.add_argument("--model", help="exported model folder: add its predictions as pre-annotations")
+    p.set_defaults(func=cmd_labels_studio_export)
+
+    p = labels.add_parser("studio-import", parents=[common], help="merge a Label Studio JSON export")
+    p.add_argument("files", nargs="+", help="Label Studio JSON exports")
+    p.add_argument("--annotator", help="annotator name (default: labelstudio-<completed_by>)")
+    p.set_defaults(func=cmd_labels_studio_import)
 
     p = labels.add_parser("stats", parents=[common], help="label counts and agreement")
     p.add_argument("--json", action="store_true")
