@@ -92,3 +92,23 @@ def schema():
 def corpus(tmp_path):
     folder = tmp_path / "corpus"
     return folder, build_corpus(folder)
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """Two training runs on the tiny corpus against a temporary sqlite MLflow store; the champion exported."""
+    from train.fit import train
+
+    root = tmp_path_factory.mktemp("e2e")
+    truth = build_corpus(root / "corpus")
+    write_labels(root / "labels", truth)
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}"}
+    overrides = {"corpus": {"path": str(root / "corpus")}, "labels": {"path": str(root / "labels")},
+                 "features": {"min_df": 1}, "evaluation": {"folds": 3, "holdout_dates": ["2015-08-09"]}}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        for key, value in env.items():
+            mp.setenv(key, value)
+        summary = train(None, overrides, export_dir=root / "champion", log=lambda m: None)
+        second = train(None, overrides, export_dir=root / "champion", log=lambda m: None)
+    return root, truth, summary, second, env, overrides

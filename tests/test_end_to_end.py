@@ -10,30 +10,12 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from conftest import SENTENCES, build_corpus, write_labels
+from conftest import SENTENCES
 from features.errors import CtframeError
 from train import tracking
-from train.fit import train
 from train.pyfunc import load_model
 
 CLI = [sys.executable, "-m", "train.cli"]
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("e2e")
-    truth = build_corpus(root / "corpus")
-    write_labels(root / "labels", truth)
-    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}"}
-    overrides = {"corpus": {"path": str(root / "corpus")}, "labels": {"path": str(root / "labels")},
-                 "features": {"min_df": 1}, "evaluation": {"folds": 3, "holdout_dates": ["2015-08-09"]}}
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(root)
-        for key, value in env.items():
-            mp.setenv(key, value)
-        summary = train(None, overrides, export_dir=root / "champion", log=lambda m: None)
-        second = train(None, overrides, export_dir=root / "champion", log=lambda m: None)
-    return root, truth, summary, second, env, overrides
 
 
 def test_training_logs_registers_and_exports(trained):

@@ -30,6 +30,13 @@ def cmd_score(args) -> None:
         print(f"ctframe: scored {count} paragraphs → {args.output}", file=sys.stderr)
 
 
+def cmd_serve(args) -> None:
+    from train.serve import serve
+
+    print(f"ctframe: serving {args.model} on http://{args.host}:{args.port}/invocations", file=sys.stderr)
+    serve(args.model, args.host, args.port, int(args.max_body_mb * 1024 * 1024))
+
+
 def cmd_promote(args) -> None:
     from train import tracking
 
@@ -172,6 +179,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--summary", metavar="FILE", help="also write one summary line per article to FILE")
     p.add_argument("--batch-size", type=int, default=512, help="paragraphs per model call")
     p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("serve", help="REST scoring server (MLflow's) with a request-size limit")
+    p.add_argument("--model", default=str(CHAMPION_DIR))
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5001)
+    p.add_argument("--max-body-mb", type=float, default=5.0, help="larger requests get HTTP 413")
+    p.set_defaults(func=cmd_serve)
 
     for name, func, helptext in (("promote", cmd_promote, "make the version registered from RUN_ID the champion"),
                                  ("export", cmd_export, "write the current champion to a folder")):

@@ -1,6 +1,7 @@
 """Safe (skops) persistence of CTFrameModel and its MLflow pyfunc wrapper, shared by CLI, REST and Spark."""
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import mlflow
@@ -84,6 +85,10 @@ def predict_frame(model, texts: list[str]) -> pd.DataFrame:
     for j, frame in enumerate(model.frames):
         out[f"p_frame_{frame}"] = frame_p[:, j].astype(np.float64)
     return out
+
+
+# The input is checked by texts_from_frame, so MLflow's type-hint validation is not wanted here.
+warnings.filterwarnings("ignore", message="Add type hints to the `predict` method")
 
 
 class CTFramePyfunc(mlflow.pyfunc.PythonModel):

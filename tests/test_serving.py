@@ -1,0 +1,136 @@
+"""REST serving: the real `mlflow models serve` and `ctframe serve`, started here on 127.0.0.1."""
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from conftest import SENTENCES
+
+TEXTS = [SENTENCES["prevention"][0], SENTENCES["economy"][1], SENTENCES["international_cooperation"][0]]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def post(port: int, body: bytes, content_type="application/json"):
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
+                                     headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def start(command: list[str], port: int, cwd) -> subprocess.Popen:
+    # mlflow models serve execs `uvicorn`: put this interpreter's bin folder first on PATH.
+    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ.get('PATH', '')}"}
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {process.stderr.read().decode()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2):
+                return process
+        except OSError:
+            time.sleep(0.5)
+    process.kill()
+    raise RuntimeError("server did not answer /ping within 120 s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(trained):
+    root, *_ = trained
+    port = free_port()
+    process = start([sys.executable, "-m", "mlflow", "models", "serve", "-m", str(root / "champion"),
+                     "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)], port, root)
+    yield port
+    stop(process)
+
+
+@pytest.fixture(scope="module")
+def ctframe_server(trained):
+    root, *_ = trained
+    port = free_port()
+    process = start([sys.executable, "-m", "train.cli", "serve", "--model", str(root / "champion"),
+                     "--port", str(port), "--max-body-mb", "0.05"], port, root)
+    yield port
+    stop(process)
+
+
+def cli_scores(root, texts):
+    lines = "\n".join(json.dumps({"id": str(i), "text": t}, ensure_ascii=False) for i, t in enumerate(texts))
+    out = subprocess.run([sys.executable, "-m", "train.cli", "score", "--paragraphs", "--model",
+                          str(root / "champion"), "-"], input=lines, capture_output=True, text=True, check=True)
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def test_rest_matches_cli(trained, mlflow_server):
+    root, *_ = trained
+    split = json.dumps({"dataframe_split": {"columns": ["text"], "data": [[t] for t in TEXTS]}}).encode()
+    inputs = json.dumps({"inputs": {"text": TEXTS}}).encode()
+    expected = cli_scores(root, TEXTS)
+    for body in (split, inputs):
+        status, answer = post(mlflow_server, body)
+        assert status == 200
+        predictions = answer["predictions"]
+        assert [p["topic"] for p in predictions] == [e["topic"] for e in expected]
+        assert [p["frames"] for p in predictions] == [e["frames"] for e in expected]
+        for p, e in zip(predictions, expected):
+            for frame, score in e["frame_scores"].items():
+                assert p[f"p_frame_{frame}"] == pytest.approx(score, abs=1e-6)
+
+
+@pytest.mark.parametrize("body", [
+    {"dataframe_split": {"columns": ["body"], "data": [["نص"]]}},        # no text column
+    {"dataframe_split": {"columns": ["text"], "data": [[None]]}},        # null text
+    {"dataframe_split": {"columns": ["text"], "data": [[5]]}},           # not a string
+    {"dataframe_split": {"columns": ["text"], "data": [["   "]]}},       # empty text
+    "{not json",                                                          # malformed JSON
+])
+def test_bad_requests_get_4xx_and_the_server_keeps_answering(mlflow_server, body):
+    raw = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+    status, answer = post(mlflow_server, raw)
+    assert 400 <= status < 500, answer
+    assert answer.get("message")
+    assert post(mlflow_server, json.dumps({"inputs": {"text": TEXTS[:1]}}).encode())[0] == 200
+
+
+def test_ctframe_serve_limits_body_size(ctframe_server):
+    # Announce a 200 KB body (limit: 0.05 MB); the server answers 413 before reading any of it.
+    connection = http.client.HTTPConnection("127.0.0.1", ctframe_server, timeout=30)
+    connection.putrequest("POST", "/invocations")
+    connection.putheader("Content-Type", "application/json")
+    connection.putheader("Content-Length", str(200_000))
+    connection.endheaders()
+    response = connection.getresponse()
+    assert response.status == 413 and "limit" in json.loads(response.read())["message"]
+    connection.close()
+    assert post(ctframe_server, json.dumps({"inputs": {"text": TEXTS}}).encode())[0] == 200
+
+
+def test_concurrent_clients_all_succeed(ctframe_server):
+    body = json.dumps({"inputs": {"text": TEXTS}}).encode()
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        statuses = list(pool.map(lambda _: post(ctframe_server, body)[0], range(500)))
+    assert statuses.count(200) == 500
