@@ -42,12 +42,12 @@ def start(command: list[str], port: int, cwd) -> subprocess.Popen:
         if process.poll() is not None:
             raise RuntimeError(f"server exited: {process.stderr.read().decode()[-2000:]}")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
                 return process
         except OSError:
             time.sleep(0.5)
     process.kill()
-    raise RuntimeError("server did not answer /ping within 120 s")
+    raise RuntimeError("server did not answer /health within 120 s")
 
 
 def stop(process: subprocess.Popen) -> None:

@@ -1,0 +1,41 @@
+"""Training against a real `mlflow server` over HTTP, started here on 127.0.0.1 with its own store."""
+import sys
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from conftest import SENTENCES, build_corpus, write_labels
+from test_serving import free_port, start, stop
+
+
+def test_train_register_promote_and_load_over_http(tmp_path, monkeypatch):
+    port = free_port()
+    server = start([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+                    "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+                    "--artifacts-destination", str(tmp_path / "server-artifacts"), "--workers", "1"],
+                   port, tmp_path)
+    try:
+        from train.fit import train
+
+        truth = build_corpus(tmp_path / "corpus")
+        write_labels(tmp_path / "labels", truth)
+        uri = f"http://127.0.0.1:{port}"
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        monkeypatch.chdir(tmp_path)
+        overrides = {"corpus": {"path": str(tmp_path / "corpus")}, "labels": {"path": str(tmp_path / "labels")},
+                     "features": {"min_df": 1}, "evaluation": {"folds": 3, "holdout_dates": ["2015-08-09"]}}
+        summary = train(None, overrides, export_dir=tmp_path / "champion", log=lambda m: None)
+        assert summary["champion"]
+        mlflow.set_tracking_uri(uri)
+        client = MlflowClient()
+        assert client.get_model_version_by_alias("ctframe", "champion").run_id == summary["run_id"]
+        assert (tmp_path / "server-artifacts").is_dir() and not (tmp_path / "mlruns").exists()
+        loaded = mlflow.pyfunc.load_model("models:/ctframe@champion")
+        result = loaded.predict(pd.DataFrame({"text": [SENTENCES["sports"][0]]}))
+        assert result["topic"][0] == "sports"
+        exported = mlflow.pyfunc.load_model(str(tmp_path / "champion"))
+        assert exported.predict(pd.DataFrame({"text": [SENTENCES["sports"][0]]}))["topic"][0] == "sports"
+    finally:
+        stop(server)
