@@ -44,27 +44,33 @@ def corpus_files(path=None) -> list[Path]:
     return sorted(corpus_dir(path).glob("*.zip"))
 
 
+def iter_snn_zip(zip_path: Path, seen: set[str] | None = None) -> Iterator[Article]:
+    """Articles of one SaudiNewsNet daily zip; ids are ``snn:<url>`` (a url in ``seen`` is skipped)."""
+    seen = set() if seen is None else seen
+    try:
+        with zipfile.ZipFile(zip_path) as archive:
+            members = [m for m in archive.namelist() if m.endswith(".json")]
+            if len(members) != 1:
+                raise CtframeError(f"{zip_path}: expected one .json file, found {len(members)}")
+            records = json.loads(archive.read(members[0]).decode("utf-8"))
+    except (zipfile.BadZipFile, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CtframeError(f"{zip_path}: unreadable corpus file ({exc})") from exc
+    if not isinstance(records, list):
+        raise CtframeError(f"{zip_path}: expected a JSON array of articles")
+    for record in records:
+        url = record.get("url") or ""
+        if not url or url in seen:
+            continue
+        seen.add(url)
+        yield Article(f"snn:{url}", record.get("content") or "", record.get("source") or "",
+                      (record.get("date_extracted") or "")[:10], record.get("title") or "")
+
+
 def iter_snn_articles(path=None) -> Iterator[Article]:
-    """Articles of every SaudiNewsNet daily zip, in date order; ids are ``snn:<url>``."""
+    """Articles of every SaudiNewsNet daily zip, in date order (an article seen twice is kept once)."""
     seen: set[str] = set()
     for zip_path in corpus_files(path):
-        try:
-            with zipfile.ZipFile(zip_path) as archive:
-                members = [m for m in archive.namelist() if m.endswith(".json")]
-                if len(members) != 1:
-                    raise CtframeError(f"{zip_path}: expected one .json file, found {len(members)}")
-                records = json.loads(archive.read(members[0]).decode("utf-8"))
-        except (zipfile.BadZipFile, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise CtframeError(f"{zip_path}: unreadable corpus file ({exc})") from exc
-        if not isinstance(records, list):
-            raise CtframeError(f"{zip_path}: expected a JSON array of articles")
-        for record in records:
-            url = record.get("url") or ""
-            if not url or url in seen:
-                continue
-            seen.add(url)
-            yield Article(f"snn:{url}", record.get("content") or "", record.get("source") or "",
-                          (record.get("date_extracted") or "")[:10], record.get("title") or "")
+        yield from iter_snn_zip(zip_path, seen)
 
 
 def load_snn_paragraphs(path=None) -> list[Paragraph]:
@@ -114,7 +120,9 @@ def _jsonl_records(lines: Iterator[bytes], where: str) -> Iterator[Article]:
 
 
 def _iter_path(path: Path) -> Iterator[Article]:
-    if path.suffix == ".jsonl":
+    if path.suffix == ".zip":
+        yield from (a for a in iter_snn_zip(path) if a.text.strip())
+    elif path.suffix == ".jsonl":
         with path.open("rb") as handle:
             yield from _jsonl_records(iter(lambda: handle.readline(MAX_INPUT_BYTES + 1), b""), str(path))
     else:
@@ -122,7 +130,8 @@ def _iter_path(path: Path) -> Iterator[Article]:
 
 
 def iter_inputs(inputs: list[str]) -> Iterator[Article]:
-    """Texts to score from ``.txt`` articles, ``.jsonl`` records, folders of those, or ``-`` (stdin)."""
+    """Texts to score from ``.txt`` articles, ``.jsonl`` records, SaudiNewsNet ``.zip`` files, folders of
+    those, or ``-`` (stdin)."""
     for name in inputs:
         if name == "-":
             data = sys.stdin.buffer.read()
@@ -133,9 +142,9 @@ def iter_inputs(inputs: list[str]) -> Iterator[Article]:
             continue
         path = Path(name)
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in (".txt", ".jsonl"))
+            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in (".txt", ".jsonl", ".zip"))
             if not files:
-                raise CtframeError(f"{path}: folder holds no .txt or .jsonl files")
+                raise CtframeError(f"{path}: folder holds no .txt, .jsonl or .zip files")
             for file in files:
                 yield from _iter_path(file)
         elif path.is_file():

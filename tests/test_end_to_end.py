@@ -163,3 +163,30 @@ def test_label_studio_round_trip(trained, tmp_path):
     subprocess.run([*CLI, "labels", "queue", "-n", "500", "-o", str(again), "--corpus", corpus, "--labels", labels],
                    check=True, cwd=root)
     assert not {json.loads(l)["ref"] for l in again.read_text().splitlines()} & {r["ref"] for r in stored}
+
+
+def _score(root, *args, cwd=None):
+    return subprocess.run([*CLI, "score", "--model", str(root / "champion"), *args], capture_output=True,
+                          text=True, cwd=cwd or root)
+
+
+def test_streaming_jobs_and_resume(trained, tmp_path):
+    root, *_ = trained
+    corpus = root / "corpus"  # SaudiNewsNet-shaped zips: scored straight from the archive
+    full = tmp_path / "full.jsonl"
+    assert _score(root, str(corpus), "-o", str(full), "--batch-size", "16").returncode == 0
+    expected = full.read_text(encoding="utf-8").splitlines()
+    assert len(expected) == 216 and json.loads(expected[0])["id"].startswith("snn:http://example.test/")
+
+    parallel = tmp_path / "parallel.jsonl"
+    assert _score(root, str(corpus), "-o", str(parallel), "--batch-size", "16", "--jobs", "2").returncode == 0
+    assert parallel.read_text(encoding="utf-8").splitlines() == expected
+
+    # An interrupted run left 50 whole lines and a torn one: --resume finishes it without loss or repeats.
+    resumed = tmp_path / "resumed.jsonl"
+    (tmp_path / "resumed.jsonl.part").write_text("\n".join(expected[:50]) + "\n" + expected[50][:20],
+                                                 encoding="utf-8")
+    result = _score(root, str(corpus), "-o", str(resumed), "--batch-size", "16", "--resume")
+    assert result.returncode == 0, result.stderr
+    assert resumed.read_text(encoding="utf-8").splitlines() == expected
+    assert not (tmp_path / "resumed.jsonl.part").exists()

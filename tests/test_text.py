@@ -115,7 +115,7 @@ def test_bad_inputs(tmp_path, name, content, message):
 def test_missing_file_and_empty_folder(tmp_path):
     with pytest.raises(CtframeError, match="no such file"):
         list(iter_inputs([str(tmp_path / "nope.txt")]))
-    with pytest.raises(CtframeError, match="holds no .txt or .jsonl"):
+    with pytest.raises(CtframeError, match="holds no .txt, .jsonl or .zip"):
         list(iter_inputs([str(tmp_path)]))
 
 

@@ -25,7 +25,8 @@ def cmd_train(args) -> None:
 def cmd_score(args) -> None:
     from train.score import score
 
-    count = score(args.inputs, args.model, args.output, args.paragraphs, args.summary, args.batch_size)
+    count = score(args.inputs, args.model, args.output, args.paragraphs, args.summary, args.batch_size, args.jobs,
+                  args.resume)
     if args.output not in (None, "-"):
         print(f"ctframe: scored {count} paragraphs → {args.output}", file=sys.stderr)
 
@@ -178,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="output JSONL (default: stdout); written whole or not at all")
     p.add_argument("--summary", metavar="FILE", help="also write one summary line per article to FILE")
     p.add_argument("--batch-size", type=int, default=512, help="paragraphs per model call")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes (0: all cores)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run from OUTPUT.part")
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("serve", help="REST scoring server (MLflow's) with a request-size limit")

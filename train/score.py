@@ -1,10 +1,10 @@
 """`ctframe score`: articles or paragraphs in, one JSON line per paragraph out (through the pyfunc model)."""
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,9 +24,13 @@ def load_pyfunc(model_dir: str | Path = CHAMPION_DIR):
     """The exported pyfunc model: the same object `mlflow models serve` and Spark use."""
     import mlflow
 
+    require_model(model_dir)
+    return mlflow.pyfunc.load_model(str(model_dir))
+
+
+def require_model(model_dir) -> None:
     if not (Path(model_dir) / "MLmodel").is_file():
         raise CtframeError(f"no MLflow model at {model_dir} (run `make train`, or pass --model DIR)")
-    return mlflow.pyfunc.load_model(str(model_dir))
 
 
 def units(articles: Iterator[Article], as_paragraphs: bool) -> Iterator[tuple[str, int, str]]:
@@ -57,21 +61,36 @@ def records(model, rows: list[tuple[str, int, str]]) -> list[dict]:
     return out
 
 
+def _complete_lines(path: Path) -> int:
+    """Lines of an interrupted run's ``.part`` file; a torn last line is cut off."""
+    data = path.read_bytes()
+    keep = data.rfind(b"\n") + 1
+    if keep < len(data):
+        with path.open("r+b") as handle:
+            handle.truncate(keep)
+    return data[:keep].count(b"\n")
+
+
 @contextmanager
-def output_stream(out: str | None):
-    """stdout, or a temporary file beside ``out`` renamed onto it only when everything succeeded."""
+def output_stream(out: str | None, resume: bool = False):
+    """Yields (handle, lines already written). stdout, or ``<out>.part`` renamed onto ``out`` when all
+    went well. Bad input removes the ``.part`` file; an interruption keeps it for ``--resume``."""
     if out in (None, "-"):
-        yield sys.stdout
+        yield sys.stdout, 0
         return
     target = Path(out)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    part = target.with_name(target.name + ".part")
+    done = _complete_lines(part) if resume and part.exists() else 0
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            yield handle
-        os.replace(tmp, target)
+        with part.open("a" if done else "w", encoding="utf-8") as handle:
+            yield handle, done
+        os.replace(part, target)
+    except (KeyboardInterrupt, SystemExit):
+        print(f"ctframe: interrupted; {part} keeps the lines written so far (rerun with --resume)", file=sys.stderr)
+        raise
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        part.unlink(missing_ok=True)
         raise
 
 
@@ -82,36 +101,74 @@ def summarize(lines: list[dict]) -> dict:
             "frames": dict(Counter(f for line in lines for f in line["frames"]))}
 
 
+def batches(stream: Iterator, size: int) -> Iterator[list]:
+    batch = []
+    for item in stream:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+_worker_model = None
+
+
+def _init_worker(model_dir) -> None:
+    global _worker_model
+    _worker_model = load_pyfunc(model_dir)
+
+
+def _score_in_worker(rows):
+    return records(_worker_model, rows)
+
+
+def scored_batches(model_dir, rows: Iterator[list], jobs: int) -> Iterator[list[dict]]:
+    """Scored batches in input order; with ``jobs`` > 1, worker processes each hold the model and at
+    most ``2 * jobs`` batches are in flight, so memory stays bounded however long the input."""
+    if jobs <= 1:
+        model = load_pyfunc(model_dir)
+        for batch in rows:
+            yield records(model, batch)
+        return
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(str(model_dir),)) as pool:
+        pending: deque = deque()
+        for batch in rows:
+            pending.append(pool.submit(_score_in_worker, batch))
+            if len(pending) >= 2 * jobs:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
 def score(inputs: list[str], model_dir=CHAMPION_DIR, out: str | None = None, as_paragraphs: bool = False,
-          summary: str | None = None, batch_size: int = BATCH_SIZE) -> int:
-    """Score every input; returns the number of paragraphs written."""
-    model = load_pyfunc(model_dir)
+          summary: str | None = None, batch_size: int = BATCH_SIZE, jobs: int = 1, resume: bool = False) -> int:
+    """Score every input as a stream; returns the number of paragraphs written by this run."""
+    require_model(model_dir)
+    if summary and resume:
+        raise CtframeError("--summary cannot be combined with --resume")
+    jobs = jobs if jobs > 0 else (os.cpu_count() or 1)
     written = 0
     by_article: dict[str, list[dict]] = {}
-    stream = units(iter_inputs(inputs), as_paragraphs)
-    with output_stream(out) as handle, tqdm(desc="scoring", unit="para", disable=None, file=sys.stderr) as bar:
-        batch: list[tuple[str, int, str]] = []
-        for unit in stream:
-            batch.append(unit)
-            if len(batch) >= batch_size:
-                written += _flush(model, batch, handle, by_article if summary else None)
-                bar.update(len(batch))
-                batch = []
-        if batch:
-            written += _flush(model, batch, handle, by_article if summary else None)
-            bar.update(len(batch))
-        if written == 0:
+    with output_stream(out, resume) as (handle, done), \
+            tqdm(desc="scoring", unit="para", initial=done, disable=None, file=sys.stderr) as bar:
+        stream = itertools.islice(units(iter_inputs(inputs), as_paragraphs), done, None)
+        for scored in scored_batches(model_dir, batches(stream, batch_size), jobs):
+            for record in scored:
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+                if summary:
+                    by_article.setdefault(record["id"], []).append(record)
+            handle.flush()
+            written += len(scored)
+            bar.update(len(scored))
+        if written + done == 0:
             raise CtframeError("no text to score in the inputs")
     if summary:
-        with output_stream(summary) as handle:
+        with output_stream(summary) as (summary_handle, _):
             for lines in by_article.values():
-                handle.write(json.dumps(summarize(lines), ensure_ascii=False) + "\n")
+                summary_handle.write(json.dumps(summarize(lines), ensure_ascii=False) + "\n")
     return written
-
-
-def _flush(model, batch, handle, by_article) -> int:
-    for record in records(model, batch):
-        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        if by_article is not None:
-            by_article.setdefault(record["id"], []).append(record)
-    return len(batch)
