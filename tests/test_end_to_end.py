@@ -1,5 +1,6 @@
 """Tiny round trip: fit → MLflow run → registry → champion export → load → score (CLI and pyfunc)."""
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -190,3 +191,13 @@ def test_streaming_jobs_and_resume(trained, tmp_path):
     assert result.returncode == 0, result.stderr
     assert resumed.read_text(encoding="utf-8").splitlines() == expected
     assert not (tmp_path / "resumed.jsonl.part").exists()
+
+
+def test_champion_loads_with_pickle_deserialization_disallowed(trained):
+    root, *_ = trained
+    code = ("import mlflow, pandas as pd; m = mlflow.pyfunc.load_model('champion'); "
+            "print(m.predict(pd.DataFrame({'text': ['نص']}))['topic'][0])")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
+                            env={**os.environ, "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() in {"terrorism", "politics", "economy", "sports", "society", "boilerplate"}
