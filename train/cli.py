@@ -31,6 +31,13 @@ def cmd_score(args) -> None:
         print(f"ctframe: scored {count} paragraphs → {args.output}", file=sys.stderr)
 
 
+def cmd_score_spark(args) -> None:
+    from train.spark import score_spark
+
+    count = score_spark(args.source, args.dest, args.model, args.text_column, args.master)
+    print(f"ctframe: scored {count} rows → {args.dest}", file=sys.stderr)
+
+
 def cmd_serve(args) -> None:
     from train.serve import serve
 
@@ -182,6 +189,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=1, help="worker processes (0: all cores)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from OUTPUT.part")
     p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("score-spark", help="score a Parquet/JSONL archive of paragraphs with Spark into Parquet")
+    p.add_argument("source", help=".parquet or .jsonl file or folder, one paragraph per row")
+    p.add_argument("dest", help="Parquet folder to write (must not exist)")
+    p.add_argument("--model", default=str(CHAMPION_DIR))
+    p.add_argument("--text-column", default="text")
+    p.add_argument("--master", default="local[*]", help="Spark master (default: local mode, all cores)")
+    p.set_defaults(func=cmd_score_spark)
 
     p = sub.add_parser("serve", help="REST scoring server (MLflow's) with a request-size limit")
     p.add_argument("--model", default=str(CHAMPION_DIR))
