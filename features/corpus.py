@@ -5,7 +5,7 @@ import json
 import os
 import sys
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,7 +101,8 @@ def _read_bytes(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def _jsonl_records(lines: Iterator[bytes], where: str) -> Iterator[Article]:
+def json_lines(lines: Iterable[bytes], where: str) -> Iterator[tuple[str, object]]:
+    """(``where:line``, decoded value) for every non-blank JSON line; errors name the file and line."""
     for number, raw in enumerate(lines, start=1):
         at = f"{where}:{number}"
         if len(raw) > MAX_INPUT_BYTES:
@@ -110,21 +111,35 @@ def _jsonl_records(lines: Iterator[bytes], where: str) -> Iterator[Article]:
         if not line:
             continue
         try:
-            record = json.loads(line)
+            value = json.loads(line)
         except json.JSONDecodeError as exc:
             raise CtframeError(f"{at}: malformed JSON ({exc.msg})") from exc
+        yield at, value
+
+
+def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[str, object]]:
+    """``json_lines`` of a file, read one line at a time."""
+    path = Path(path)
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise CtframeError(f"{path}: cannot read ({exc.strerror})") from exc
+    with handle:
+        yield from json_lines(iter(lambda: handle.readline(MAX_INPUT_BYTES + 1), b""), str(path))
+
+
+def _articles(records: Iterator[tuple[str, object]]) -> Iterator[Article]:
+    for at, record in records:
         if not isinstance(record, dict) or "text" not in record:
             raise CtframeError(f"{at}: expected an object with 'id' and 'text'")
-        record_id = str(record.get("id") or f"{where}:{number}")
-        yield Article(record_id, _checked_text(record["text"], at))
+        yield Article(str(record.get("id") or at), _checked_text(record["text"], at))
 
 
 def _iter_path(path: Path) -> Iterator[Article]:
     if path.suffix == ".zip":
         yield from (a for a in iter_snn_zip(path) if a.text.strip())
     elif path.suffix == ".jsonl":
-        with path.open("rb") as handle:
-            yield from _jsonl_records(iter(lambda: handle.readline(MAX_INPUT_BYTES + 1), b""), str(path))
+        yield from _articles(read_jsonl(path))
     else:
         yield Article(str(path), _checked_text(_decode(_read_bytes(path), str(path)), str(path)))
 
@@ -136,7 +151,7 @@ def iter_inputs(inputs: list[str]) -> Iterator[Article]:
         if name == "-":
             data = sys.stdin.buffer.read()
             if data.lstrip().startswith(b"{"):
-                yield from _jsonl_records(iter(data.splitlines()), "<stdin>")
+                yield from _articles(json_lines(data.splitlines(), "<stdin>"))
             else:
                 yield Article("stdin", _checked_text(_decode(data, "<stdin>"), "<stdin>"))
             continue

@@ -2,7 +2,13 @@
 from __future__ import annotations
 
 import json
+import os
 import random
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -83,6 +89,43 @@ def write_labels(folder: Path, truth: list[dict], annotator: str = "tester") -> 
     return path
 
 
+def tiny_overrides(root: Path) -> dict:
+    """Config overrides that train on the tiny corpus and labels under ``root``."""
+    return {"corpus": {"path": str(root / "corpus")}, "labels": {"path": str(root / "labels")},
+            "features": {"min_df": 1}, "evaluation": {"folds": 3, "holdout_dates": ["2015-08-09"]}}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(command: list[str], port: int, cwd) -> subprocess.Popen:
+    # mlflow models serve execs `uvicorn`: put this interpreter's bin folder first on PATH.
+    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ.get('PATH', '')}"}
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {process.stderr.read().decode()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                return process
+        except OSError:
+            time.sleep(0.5)
+    process.kill()
+    raise RuntimeError("server did not answer /health within 120 s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 @pytest.fixture
 def schema():
     return load_schema()
@@ -103,8 +146,7 @@ def trained(tmp_path_factory):
     truth = build_corpus(root / "corpus")
     write_labels(root / "labels", truth)
     env = {"MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}"}
-    overrides = {"corpus": {"path": str(root / "corpus")}, "labels": {"path": str(root / "labels")},
-                 "features": {"min_df": 1}, "evaluation": {"folds": 3, "holdout_dates": ["2015-08-09"]}}
+    overrides = tiny_overrides(root)
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)
         for key, value in env.items():

@@ -3,11 +3,9 @@ import sys
 
 import mlflow
 import pandas as pd
-import pytest
 from mlflow import MlflowClient
 
-from conftest import SENTENCES, build_corpus, write_labels
-from test_serving import free_port, start, stop
+from conftest import SENTENCES, build_corpus, free_port, start, stop, tiny_overrides, write_labels
 
 
 def test_train_register_promote_and_load_over_http(tmp_path, monkeypatch):
@@ -24,9 +22,7 @@ def test_train_register_promote_and_load_over_http(tmp_path, monkeypatch):
         uri = f"http://127.0.0.1:{port}"
         monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
         monkeypatch.chdir(tmp_path)
-        overrides = {"corpus": {"path": str(tmp_path / "corpus")}, "labels": {"path": str(tmp_path / "labels")},
-                     "features": {"min_df": 1}, "evaluation": {"folds": 3, "holdout_dates": ["2015-08-09"]}}
-        summary = train(None, overrides, export_dir=tmp_path / "champion", log=lambda m: None)
+        summary = train(None, tiny_overrides(tmp_path), export_dir=tmp_path / "champion", log=lambda m: None)
         assert summary["champion"]
         mlflow.set_tracking_uri(uri)
         client = MlflowClient()

@@ -1,26 +1,17 @@
 """REST serving: the real `mlflow models serve` and `ctframe serve`, started here on 127.0.0.1."""
 import http.client
 import json
-import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import SENTENCES
+from conftest import SENTENCES, free_port, start, stop
 
 TEXTS = [SENTENCES["prevention"][0], SENTENCES["economy"][1], SENTENCES["international_cooperation"][0]]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def post(port: int, body: bytes, content_type="application/json"):
@@ -31,31 +22,6 @@ def post(port: int, body: bytes, content_type="application/json"):
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"{}")
-
-
-def start(command: list[str], port: int, cwd) -> subprocess.Popen:
-    # mlflow models serve execs `uvicorn`: put this interpreter's bin folder first on PATH.
-    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ.get('PATH', '')}"}
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {process.stderr.read().decode()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
-                return process
-        except OSError:
-            time.sleep(0.5)
-    process.kill()
-    raise RuntimeError("server did not answer /health within 120 s")
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 @pytest.fixture(scope="module")

@@ -132,10 +132,9 @@ def cmd_labels_studio_export(args) -> None:
     from train.labels import write_atomically
     from train.schema import load_schema
 
-    try:
-        batch = [json.loads(line) for line in Path(args.batch).read_text(encoding="utf-8").splitlines() if line.strip()]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CtframeError(f"{args.batch}: not a readable batch file ({exc})") from exc
+    from features.corpus import read_jsonl
+
+    batch = [row for _, row in read_jsonl(args.batch)]
     predictions, version = None, ""
     if args.model:
         from train.score import load_pyfunc, records

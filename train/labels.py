@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from features.corpus import read_jsonl
 from features.errors import CtframeError
 from features.segment import Paragraph
 from train.schema import LABELS_DIR, Schema
@@ -59,25 +60,7 @@ def parse_record(data, schema: Schema, where: str, annotator: str | None = None)
 
 def read_records(path: Path, schema: Schema, annotator: str | None = None) -> list[LabelRecord]:
     """Every record of one JSONL file, each validated; errors name the file and line."""
-    try:
-        raw_lines = path.read_bytes().splitlines()
-    except OSError as exc:
-        raise CtframeError(f"{path}: cannot read ({exc.strerror})") from exc
-    records = []
-    for number, raw in enumerate(raw_lines, start=1):
-        where = f"{path}:{number}"
-        try:
-            line = raw.decode("utf-8").strip()
-        except UnicodeDecodeError as exc:
-            raise CtframeError(f"{where}: not UTF-8") from exc
-        if not line:
-            continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CtframeError(f"{where}: malformed JSON ({exc.msg})") from exc
-        records.append(parse_record(data, schema, where, annotator))
-    return records
+    return [parse_record(data, schema, at, annotator) for at, data in read_jsonl(path)]
 
 
 def load_records(schema: Schema, directory: Path = ANNOTATIONS_DIR) -> list[LabelRecord]:

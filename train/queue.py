@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from features.corpus import read_jsonl
 from features.normalize import ArabicNormalizer
 from features.segment import Paragraph
 from train.labels import write_atomically
@@ -95,9 +96,4 @@ def write_batch(path: Path, picked: list[tuple[Paragraph, str]]) -> None:
 
 def batch_refs(paths: Iterable[Path]) -> set[str]:
     """Refs already sent out in earlier batch files (so concurrent batches do not overlap)."""
-    refs = set()
-    for path in paths:
-        for line in Path(path).read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                refs.add(json.loads(line)["ref"])
-    return refs
+    return {data["ref"] for path in paths for _, data in read_jsonl(path)}
