@@ -45,11 +45,34 @@ def cmd_serve(args) -> None:
     serve(args.model, args.host, args.port, int(args.max_body_mb * 1024 * 1024))
 
 
+def cmd_experiment_run(args) -> None:
+    from train.experiment import run_experiment
+
+    summary = run_experiment(args.file, args.jobs, Path(args.export_dir), register=not args.no_register,
+                             outlets=not args.no_outlets, log=lambda m: print(m, file=sys.stderr))
+    print(json.dumps(summary, indent=2, ensure_ascii=False))
+
+
+def cmd_compare(args) -> None:
+    from train import tracking
+    from train.compare import compare
+
+    tracking.start(args.mlflow_experiment)
+    print(compare(args.experiment, args.json, Path(args.report) if args.report else None))
+    if args.report:
+        print(f"ctframe: report → {Path(args.report) / 'report.html'}", file=sys.stderr)
+
+
 def cmd_promote(args) -> None:
     from train import tracking
 
     tracking.start(args.experiment)
-    print(f"champion → {tracking.promote_run(args.model_name, args.run_id)}")
+    version = tracking.registered_version(args.model_name, args.run_id)
+    if version is None:
+        from train.fit import register_run
+
+        version = register_run(args.run_id, log=lambda m: print(m, file=sys.stderr))
+    print(f"champion → {tracking.promote(args.model_name, version)}")
 
 
 def cmd_export(args) -> None:
@@ -93,6 +116,21 @@ def cmd_labels_import(args) -> None:
     outcome = import_records(new, _corpus_index(args.corpus), schema, Path(args.labels))
     for what, count in sorted(outcome.items()):
         print(f"{what}: {count}")
+
+
+def cmd_labels_suspects(args) -> None:
+    from train.config import load_config
+    from train.dataset import load_dataset
+    from train.queue import write_batch
+    from train.schema import load_schema
+    from train.suspects import find_suspects
+
+    schema = load_schema()
+    config = load_config(args.config, {"labels": {"path": args.labels}, "corpus": {"path": args.corpus}})
+    data = load_dataset(schema, config["labels"]["path"], config["corpus"]["path"], args.skip_stale)
+    picked = find_suspects(config, schema, data, args.n)
+    write_batch(Path(args.output), picked)
+    print(f"ctframe: wrote {len(picked)} disputed paragraphs to {args.output} for re-reading", file=sys.stderr)
 
 
 def cmd_labels_stats(args) -> None:
@@ -204,6 +242,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-body-mb", type=float, default=5.0, help="larger requests get HTTP 413")
     p.set_defaults(func=cmd_serve)
 
+    experiment = sub.add_parser("experiment", help="run a search of configs as MLflow child runs").add_subparsers(
+        dest="action", required=True)
+    p = experiment.add_parser("run", help="evaluate every config of an experiment file; promote the best")
+    p.add_argument("file", help="experiment YAML: a config plus `search:` (see experiments/)")
+    p.add_argument("--jobs", type=int, default=-1, help="configs evaluated in parallel (default -1: all cores)")
+    p.add_argument("--no-register", action="store_true", help="do not fit, register or promote the best config")
+    p.add_argument("--no-outlets", action="store_true", help="skip the leave-one-outlet-out report")
+    p.add_argument("--export-dir", default=str(CHAMPION_DIR), help="where a new champion is exported")
+    p.set_defaults(func=cmd_experiment_run)
+
+    p = sub.add_parser("compare", help="experiment runs side by side, best first; --report writes report.html")
+    p.add_argument("experiment", nargs="?", help="experiment name (file stem) or parent run id "
+                   "(default: the latest run of every experiment)")
+    p.add_argument("--json", action="store_true", help="the same rows as JSON")
+    p.add_argument("--report", metavar="DIR", help="also write DIR/report.html with the plots")
+    p.add_argument("--mlflow-experiment", default="ctframe", help="MLflow experiment holding the runs")
+    p.set_defaults(func=cmd_compare)
+
     for name, func, helptext in (("promote", cmd_promote, "make the version registered from RUN_ID the champion"),
                                  ("export", cmd_export, "write the current champion to a folder")):
         p = sub.add_parser(name, help=helptext)
@@ -246,6 +302,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", help="Label Studio JSON exports")
     p.add_argument("--annotator", help="annotator name (default: labelstudio-<completed_by>)")
     p.set_defaults(func=cmd_labels_studio_import)
+
+    p = labels.add_parser("suspects", parents=[common], help="likely label errors (confident learning) as a "
+                          "re-read batch")
+    p.add_argument("config", nargs="?", help="config whose out-of-fold predictions judge the labels "
+                   "(default: the embedded defaults)")
+    p.add_argument("-n", type=int, default=100, help="how many paragraphs")
+    p.add_argument("-o", "--output", required=True, help="batch file to write (JSONL, with text and why)")
+    p.add_argument("--skip-stale", action="store_true")
+    p.set_defaults(func=cmd_labels_suspects)
 
     p = labels.add_parser("stats", parents=[common], help="label counts and agreement")
     p.add_argument("--json", action="store_true")

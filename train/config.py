@@ -8,15 +8,31 @@ import yaml
 
 from features.errors import CtframeError
 
+# Each model family's parameters and their defaults. Choosing a family in a config starts its `model`
+# section from these; a key the family does not have is an error.
+MODEL_DEFAULTS: dict[str, dict] = {
+    "linear_svc": {"C": 0.5, "class_weight": "balanced", "tol": 1e-3, "inner_folds": 3},
+    "logreg": {"C": 20.0, "class_weight": "balanced", "inner_folds": 3},
+    "fasttext": {"dim": 50, "epoch": 20, "lr": 0.5, "minn": 2, "maxn": 5, "word_ngrams": 2,
+                 "bucket": 500_000, "inner_folds": 3},
+    "keywords": {},
+}
+# Families whose fitted models are exported and served (the others are peers to compare against).
+EXPORTABLE_FAMILIES = ("linear_svc", "logreg")
+# The config sections each family reads; the others are neither used nor logged for it.
+FAMILY_SECTIONS = {"linear_svc": ("normalize", "features", "model", "frames"),
+                   "logreg": ("normalize", "features", "model", "frames"),
+                   "fasttext": ("normalize", "model", "frames"),
+                   "keywords": ("normalize", "model")}
+
 DEFAULTS: dict = {
     "corpus": {"path": None},  # null: $CTFRAME_CORPUS, else ../shared/corpora/saudinewsnet
     "labels": {"path": None, "skip_stale": False},  # null: labels/annotations
     "normalize": {"diacritics": True, "tatweel": True, "alef": True, "alef_maqsura": True,
                   "ta_marbuta": False, "digits": True, "whitespace": True},
-    "features": {"analyzer": "char_wb", "ngram_range": [2, 5], "min_df": 2, "max_df": 1.0,
+    "features": {"analyzer": "char_wb", "ngram_range": [2, 5], "hashing": None, "min_df": 2, "max_df": 1.0,
                  "sublinear_tf": True, "max_features": None, "word_ngrams": None},
-    "model": {"family": "linear_svc", "C": 0.5, "class_weight": "balanced",
-              "calibration": "sigmoid", "calibration_folds": 3},
+    "model": {"family": "linear_svc", **MODEL_DEFAULTS["linear_svc"]},
     "frames": {"threshold": "tuned"},  # "tuned" on out-of-fold predictions, or a fixed probability
     "evaluation": {"folds": 5, "holdout_dates": ["2015-08-08", "2015-08-09"]},
     "mlflow": {"experiment": "ctframe", "registered_model": "ctframe"},
@@ -25,13 +41,13 @@ DEFAULTS: dict = {
 
 CHOICES = {
     ("features", "analyzer"): ("char", "char_wb"),
-    ("model", "family"): ("linear_svc", "logreg"),
-    ("model", "calibration"): ("sigmoid", "isotonic"),
+    ("model", "family"): tuple(MODEL_DEFAULTS),
 }
 
 
 def merge(base: dict, override: dict, where: str = "") -> dict:
-    """``base`` updated with ``override``; a key ``base`` does not have is an error naming it."""
+    """``base`` updated with ``override``; a key ``base`` does not have is an error naming it.
+    A ``model`` section naming another family starts from that family's defaults."""
     merged = copy.deepcopy(base)
     for key, value in (override or {}).items():
         path = f"{where}.{key}" if where else key
@@ -40,7 +56,13 @@ def merge(base: dict, override: dict, where: str = "") -> dict:
         if isinstance(base[key], dict):
             if not isinstance(value, dict):
                 raise CtframeError(f"config key {path!r} must be a mapping")
-            merged[key] = merge(base[key], value, path)
+            start = base[key]
+            if path == "model" and value.get("family", start["family"]) != start["family"]:
+                family = value["family"]
+                if family not in MODEL_DEFAULTS:
+                    raise CtframeError(f"config model.family = {family!r}; expected one of {tuple(MODEL_DEFAULTS)}")
+                start = {"family": family, **MODEL_DEFAULTS[family]}
+            merged[key] = merge(start, value, path)
         else:
             merged[key] = value
     return merged
@@ -53,26 +75,33 @@ def validate(config: dict) -> dict:
     low, high = config["features"]["ngram_range"]
     if not 1 <= low <= high:
         raise CtframeError(f"config features.ngram_range {[low, high]} is not a range")
+    hashing = config["features"]["hashing"]
+    if hashing is not None and (not isinstance(hashing, int) or hashing < 16 or hashing & (hashing - 1)):
+        raise CtframeError(f"config features.hashing must be null or a power of two ≥ 16, got {hashing!r}")
     threshold = config["frames"]["threshold"]
     if threshold != "tuned" and not (isinstance(threshold, (int, float)) and 0 < threshold < 1):
         raise CtframeError(f"config frames.threshold must be 'tuned' or a probability, got {threshold!r}")
-    if config["evaluation"]["folds"] < 2:
-        raise CtframeError("config evaluation.folds must be at least 2")
+    if config["evaluation"]["folds"] < 2 or config["model"].get("inner_folds", 2) < 2:
+        raise CtframeError("config evaluation.folds and model.inner_folds must be at least 2")
     return config
 
 
-def load_config(path: str | Path | None = None, overrides: dict | None = None) -> dict:
-    """The embedded defaults, updated by the YAML file at ``path`` and then by ``overrides``."""
-    data = {}
-    if path is not None:
-        try:
-            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except OSError as exc:
-            raise CtframeError(f"{path}: cannot read config ({exc.strerror})") from exc
-        except yaml.YAMLError as exc:
-            raise CtframeError(f"{path}: malformed YAML ({exc})") from exc
-        if not isinstance(data, dict):
-            raise CtframeError(f"{path}: a config is a YAML mapping")
+def read_yaml(path: str | Path) -> dict:
+    """A YAML mapping from ``path``, or a CtframeError naming the file."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise CtframeError(f"{path}: cannot read config ({exc.strerror})") from exc
+    except yaml.YAMLError as exc:
+        raise CtframeError(f"{path}: malformed YAML ({exc})") from exc
+    if not isinstance(data, dict):
+        raise CtframeError(f"{path}: a config is a YAML mapping")
+    return data
+
+
+def load_config(path: str | Path | dict | None = None, overrides: dict | None = None) -> dict:
+    """The embedded defaults, updated by the YAML file at ``path`` (or a mapping) and then by ``overrides``."""
+    data = path if isinstance(path, dict) else read_yaml(path) if path is not None else {}
     return validate(merge(merge(DEFAULTS, data), overrides or {}))
 
 
@@ -86,3 +115,9 @@ def flatten(config: dict, prefix: str = "") -> dict[str, object]:
         else:
             flat[name] = value
     return flat
+
+
+def model_params(config: dict) -> dict[str, object]:
+    """The flattened params that shape the model of the config's family (what runs are compared on)."""
+    sections = FAMILY_SECTIONS[config["model"]["family"]]
+    return {k: v for k, v in flatten(config).items() if k.split(".")[0] in sections + ("seed",)}

@@ -15,7 +15,7 @@ from sklearn.model_selection import GroupKFold  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from train.dataset import Dataset  # noqa: E402
-from train.model import CTFrameModel  # noqa: E402
+from train.model import FrameModel  # noqa: E402
 
 
 @dataclass
@@ -30,19 +30,22 @@ class Predictions:
     frame_p: np.ndarray
 
 
-def predict_split(model: CTFrameModel, train: Dataset, test: Dataset) -> Predictions:
-    fitted = clone(model).fit(train.texts, train.topics, train.frames, groups=train.groups)
+def predict(fitted: FrameModel, test: Dataset) -> Predictions:
     topic_p, frame_p = fitted.predict_proba(test.texts)
     topics, frames = fitted.decide(topic_p, frame_p)
     return Predictions(test.topics, fitted.frame_matrix(test.frames), topics, frames, topic_p, frame_p)
 
 
-def cross_validate(model: CTFrameModel, data: Dataset, folds: int) -> Predictions:
+def predict_split(model: FrameModel, train: Dataset, test: Dataset) -> Predictions:
+    return predict(clone(model).fit(train.texts, train.topics, train.frames, groups=train.groups), test)
+
+
+def cross_validate(model: FrameModel, data: Dataset, folds: int, progress: bool = True) -> Predictions:
     """Out-of-fold predictions; no article (nor a duplicate of its paragraphs) is on both sides."""
     parts = []
     order = []
     splits = list(GroupKFold(n_splits=folds).split(data.texts, groups=data.groups))
-    for train_idx, test_idx in tqdm(splits, desc="cross-validation", unit="fold"):
+    for train_idx, test_idx in tqdm(splits, desc="cross-validation", unit="fold", disable=not progress):
         train_mask = np.zeros(len(data.texts), bool)
         train_mask[train_idx] = True
         parts.append(predict_split(model, data.subset(train_mask), data.subset(~train_mask)))

@@ -1,27 +1,140 @@
 """`ctframe train`: the whole training path, top to bottom.
 
-config → labeled dataset → grouped CV on the development dates → temporal holdout → final fit on every
-label → MLflow run (params, metrics, plots, data fingerprint, git commit) → registered model → champion
-rule → ``models/champion``.
+config → labeled dataset → grouped CV on the development dates → temporal holdout → MLflow run (params,
+metrics, plots, predictions, data fingerprint, git commit) → final fit on every label → registered model →
+champion rule → ``models/champion``. ``ctframe experiment run`` reuses ``evaluate``, ``log_evaluation`` and
+``finalize`` for each config of a search.
 """
 from __future__ import annotations
 
 import json
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
+import numpy as np
+import yaml
 from mlflow import MlflowClient
 from sklearn.base import clone
 
+from features.errors import CtframeError
 from train import tracking
-from train.config import flatten, load_config
-from train.dataset import load_dataset
-from train.evaluate import cross_validate, holdout_mask, metrics, plot_confusion, predict_split
-from train.model import CTFrameModel
+from train.config import EXPORTABLE_FAMILIES, load_config, model_params
+from train.dataset import Dataset, load_dataset
+from train.evaluate import Predictions, cross_validate, holdout_mask, metrics, plot_confusion, predict
+from train.model import build_model
+from train.peers import FastTextModel
 from train.pyfunc import predict_frame, save_model
-from train.schema import load_schema
+from train.schema import Schema, load_schema
+
+
+@dataclass
+class Evaluation:
+    """One config's out-of-fold and holdout predictions and its metrics (F1s, fit time, speed, size)."""
+
+    config: dict
+    metrics: dict[str, float]
+    cv: Predictions
+    holdout: Predictions | None
+
+
+def model_bytes(model) -> int:
+    """Size of the fitted model as it would be stored (skops; fastText's own binaries for fastText)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        files = model.save(Path(tmp)) if isinstance(model, FastTextModel) else [save_model(model, Path(tmp) / "m")]
+        return sum(f.stat().st_size for f in files)
+
+
+def evaluate(config: dict, schema: Schema, data: Dataset, progress: bool = True) -> Evaluation:
+    """Grouped CV on the development dates, then a fit on all of them scored on the holdout dates.
+    Also measured: that fit's duration, its scoring speed over every labeled text, its stored size."""
+    model = build_model(config, schema)
+    topics, frames = list(schema.topics), list(schema.frames)
+    held = holdout_mask(data, config["evaluation"]["holdout_dates"])
+    development, holdout = data.subset(~held), data.subset(held)
+    cv = cross_validate(model, development, config["evaluation"]["folds"], progress)
+    results = metrics(cv, topics, frames, "cv")
+    started = time.perf_counter()
+    fitted = clone(model).fit(development.texts, development.topics, development.frames, groups=development.groups)
+    results["fit_seconds"] = time.perf_counter() - started
+    holdout_pred = predict(fitted, holdout) if len(holdout.texts) else None
+    if holdout_pred is not None:
+        results.update(metrics(holdout_pred, topics, frames, "holdout"))
+    started = time.perf_counter()
+    fitted.predict_proba(data.texts)
+    results["paragraphs_per_second"] = len(data.texts) / (time.perf_counter() - started)
+    results["model_bytes"] = model_bytes(fitted)
+    return Evaluation(config, results, cv, holdout_pred)
+
+
+def log_evaluation(evaluation: Evaluation, data: Dataset, folder: Path) -> None:
+    """Log an evaluation into the active MLflow run: params, metrics, tags, config and predictions."""
+    config = evaluation.config
+    mlflow.log_params({**model_params(config), "evaluation.folds": config["evaluation"]["folds"]})
+    mlflow.set_tags({"data_fingerprint": data.fingerprint, "git_commit": tracking.git_commit(),
+                     "family": config["model"]["family"], "labeled_paragraphs": len(data.texts)})
+    mlflow.log_metrics(evaluation.metrics)
+    (folder / "config.yaml").write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
+    mlflow.log_artifact(str(folder / "config.yaml"))
+    arrays = {f"cv_{name}": value for name, value in vars(evaluation.cv).items()}
+    if evaluation.holdout is not None:
+        arrays.update({f"holdout_{name}": value for name, value in vars(evaluation.holdout).items()})
+    np.savez_compressed(folder / "predictions.npz", **{k: v.astype(str) if v.dtype == object else v
+                                                      for k, v in arrays.items()})
+    mlflow.log_artifact(str(folder / "predictions.npz"))
+
+
+def log_confusions(evaluation: Evaluation, topics: list[str], folder: Path) -> None:
+    mlflow.log_artifact(str(plot_confusion(evaluation.cv, topics, "Topic, grouped CV (out of fold)",
+                                           folder / "confusion_cv.png")))
+    if evaluation.holdout is not None:
+        mlflow.log_artifact(str(plot_confusion(evaluation.holdout, topics, "Topic, temporal holdout",
+                                               folder / "confusion_holdout.png")))
+
+
+def fit_and_register(config: dict, schema: Schema, data: Dataset, folder: Path, log=print) -> str:
+    """Fit the config on every label; log the model in the active run and register it. → the version."""
+    if config["model"]["family"] not in EXPORTABLE_FAMILIES:
+        raise CtframeError(f"family {config['model']['family']!r} is a peer for comparison and is not exported "
+                           f"(exportable: {', '.join(EXPORTABLE_FAMILIES)})")
+    log(f"final fit on all {len(data.texts)} labeled paragraphs")
+    final = build_model(config, schema).fit(data.texts, data.topics, data.frames, groups=data.groups)
+    model_file = save_model(final, folder / "ctframe.skops")
+    (folder / "thresholds.json").write_text(json.dumps(dict(zip(schema.frames, final.thresholds_.tolist())), indent=2))
+    mlflow.log_artifact(str(folder / "thresholds.json"))
+    return tracking.log_model(model_file, config["mlflow"]["registered_model"],
+                              predict_frame(final, list(tracking.INPUT_EXAMPLE.text)))
+
+
+def finalize(config: dict, schema: Schema, data: Dataset, run_metrics: dict, folder: Path,
+             export_dir: Path = tracking.CHAMPION_DIR, log=print) -> dict:
+    """Fit and register the config in the active run, then apply the champion rule (exporting a new champion)."""
+    name = config["mlflow"]["registered_model"]
+    version = fit_and_register(config, schema, data, folder, log)
+    promote, why = tracking.should_promote(MlflowClient(), name, run_metrics, data.fingerprint)
+    summary = {"version": version, "champion": promote, "reason": why}
+    if promote:
+        summary["exported"] = str(tracking.promote(name, version, Path(export_dir)))
+    elif not Path(export_dir).exists():
+        summary["exported"] = str(tracking.export_champion(name, Path(export_dir)))
+    return summary
+
+
+def register_run(run_id: str, log=print) -> str:
+    """Register a logged run that has no model yet (an experiment's child run), for a manual promotion:
+    its logged config is fitted on every label, provided the labels and corpus are those it was evaluated on."""
+    run = MlflowClient().get_run(run_id)
+    config = yaml.safe_load(Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="config.yaml"))
+                            .read_text(encoding="utf-8"))
+    schema = load_schema()
+    data = load_dataset(schema, config["labels"]["path"], config["corpus"]["path"], config["labels"]["skip_stale"])
+    if data.fingerprint != run.data.tags.get("data_fingerprint"):
+        raise CtframeError(f"run {run_id} was evaluated on other labels or corpus; its metrics would not "
+                           "describe the model fitted now (train its config again instead)")
+    with mlflow.start_run(run_id=run_id), tempfile.TemporaryDirectory() as tmp:
+        return fit_and_register(config, schema, data, Path(tmp), log)
 
 
 def train(config_path=None, overrides: dict | None = None, register: bool = True,
@@ -31,46 +144,13 @@ def train(config_path=None, overrides: dict | None = None, register: bool = True
     schema = load_schema()
     data = load_dataset(schema, config["labels"]["path"], config["corpus"]["path"], config["labels"]["skip_stale"])
     log(f"{len(data.texts)} labeled paragraphs from {len(set(data.groups))} article groups")
-    model = CTFrameModel.from_config(config, schema)
-    topics, frames = list(schema.topics), list(schema.frames)
-
-    held = holdout_mask(data, config["evaluation"]["holdout_dates"])
-    development, holdout = data.subset(~held), data.subset(held)
-    results = {}
-    cv = cross_validate(model, development, config["evaluation"]["folds"])
-    results.update(metrics(cv, topics, frames, "cv"))
-    holdout_pred = predict_split(model, development, holdout) if len(holdout.texts) else None
-    if holdout_pred is not None:
-        log(f"holdout: {len(holdout.texts)} paragraphs dated {', '.join(config['evaluation']['holdout_dates'])}")
-        results.update(metrics(holdout_pred, topics, frames, "holdout"))
-
-    started = time.perf_counter()
-    final = clone(model).fit(data.texts, data.topics, data.frames, groups=data.groups)
-    results["fit_seconds"] = time.perf_counter() - started
-
+    evaluation = evaluate(config, schema, data)
     tracking.start(config["mlflow"]["experiment"])
     with mlflow.start_run() as run, tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        mlflow.log_params(flatten(config))
-        mlflow.set_tags({"data_fingerprint": data.fingerprint, "git_commit": tracking.git_commit(),
-                         "family": config["model"]["family"], "labeled_paragraphs": len(data.texts)})
-        model_file = save_model(final, tmp / "ctframe.skops")
-        results["model_bytes"] = model_file.stat().st_size
-        mlflow.log_metrics(results)
-        mlflow.log_artifact(str(plot_confusion(cv, topics, "Topic, grouped CV (out of fold)", tmp / "confusion_cv.png")))
-        if holdout_pred is not None:
-            mlflow.log_artifact(str(plot_confusion(holdout_pred, topics, "Topic, temporal holdout",
-                                                   tmp / "confusion_holdout.png")))
-        (tmp / "thresholds.json").write_text(json.dumps(dict(zip(frames, final.thresholds_.tolist())), indent=2))
-        mlflow.log_artifact(str(tmp / "thresholds.json"))
-        summary = {"run_id": run.info.run_id, **{k: results[k] for k in sorted(results) if "macro" in k}}
+        log_evaluation(evaluation, data, Path(tmp))
+        log_confusions(evaluation, list(schema.topics), Path(tmp))
+        summary = {"run_id": run.info.run_id,
+                   **{k: v for k, v in sorted(evaluation.metrics.items()) if "macro" in k}}
         if register:
-            name = config["mlflow"]["registered_model"]
-            version = tracking.log_model(model_file, name, predict_frame(final, list(tracking.INPUT_EXAMPLE.text)))
-            promote, why = tracking.should_promote(MlflowClient(), name, results, data.fingerprint)
-            summary.update(version=version, champion=promote, reason=why)
-            if promote:
-                summary["exported"] = str(tracking.promote(name, version, Path(export_dir)))
-            elif not Path(export_dir).exists():
-                summary["exported"] = str(tracking.export_champion(name, Path(export_dir)))
+            summary.update(finalize(config, schema, data, evaluation.metrics, Path(tmp), export_dir, log))
     return summary

@@ -104,12 +104,10 @@ def promote(name: str, version: str, dest: Path = CHAMPION_DIR) -> Path:
     return export_champion(name, dest)
 
 
-def promote_run(name: str, run_id: str, dest: Path = CHAMPION_DIR) -> Path:
-    """Manual override: make the version registered from ``run_id`` the champion."""
+def registered_version(name: str, run_id: str) -> str | None:
+    """The version of model ``name`` registered from ``run_id``, if any."""
     versions = MlflowClient().search_model_versions(f"name='{name}' and run_id='{run_id}'")
-    if not versions:
-        raise CtframeError(f"no version of model {name!r} was registered from run {run_id}")
-    return promote(name, versions[0].version, dest)
+    return versions[0].version if versions else None
 
 
 def export_champion(name: str, dest: Path = CHAMPION_DIR) -> Path:
