@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= experiments/base.yaml
 
-.PHONY: train test install lock ui clean
+.PHONY: train test experiments bench install lock ui clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,15 @@ train: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest
 
+experiments: $(STAMP)
+	$(BIN)/ctframe experiment run experiments/peers.yaml
+	$(BIN)/ctframe experiment run experiments/grid.yaml
+	$(BIN)/ctframe compare --report reports
+
+bench: $(STAMP)
+	$(BIN)/python bench/peers.py
+	$(BIN)/python bench/score_stream.py --jobs 1
+
 ui: $(STAMP)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
 
@@ -29,4 +38,4 @@ lock: $(STAMP)
 	  $(BIN)/pip list --format=freeze --exclude-editable; } > requirements.lock
 
 clean:
-	rm -rf $(VENV) mlflow.db mlruns models .pytest_cache
+	rm -rf $(VENV) mlflow.db mlruns models reports .pytest_cache

@@ -22,7 +22,7 @@ from train.tracking import SELECTION_METRIC, TIE_BREAK_METRIC  # noqa: E402
 
 SUMMARY_METRICS = ("cv.topic.macro_f1", "cv.frames.macro_f1", "holdout.topic.macro_f1", "holdout.frames.macro_f1")
 COST_METRICS = ("fit_seconds", "paragraphs_per_second", "model_bytes")
-IGNORED_PARAMS = {"model.family", "evaluation.folds"}
+IGNORED_PARAMS = {"model.family"}
 
 
 def parent_runs(experiment: str | None) -> list:

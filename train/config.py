@@ -11,7 +11,7 @@ from features.errors import CtframeError
 # Each model family's parameters and their defaults. Choosing a family in a config starts its `model`
 # section from these; a key the family does not have is an error.
 MODEL_DEFAULTS: dict[str, dict] = {
-    "linear_svc": {"C": 0.5, "class_weight": "balanced", "tol": 1e-3, "inner_folds": 3},
+    "linear_svc": {"C": 0.5, "class_weight": "balanced", "tol": 0.01, "inner_folds": 3},
     "logreg": {"C": 20.0, "class_weight": "balanced", "inner_folds": 3},
     "fasttext": {"dim": 50, "epoch": 20, "lr": 0.5, "minn": 2, "maxn": 5, "word_ngrams": 2,
                  "bucket": 500_000, "inner_folds": 3},
@@ -30,7 +30,7 @@ DEFAULTS: dict = {
     "labels": {"path": None, "skip_stale": False},  # null: labels/annotations
     "normalize": {"diacritics": True, "tatweel": True, "alef": True, "alef_maqsura": True,
                   "ta_marbuta": False, "digits": True, "whitespace": True},
-    "features": {"analyzer": "char_wb", "ngram_range": [2, 5], "hashing": None, "min_df": 2, "max_df": 1.0,
+    "features": {"analyzer": "char_wb", "ngram_range": [2, 5], "hashing": 262144, "min_df": 2, "max_df": 1.0,
                  "sublinear_tf": True, "max_features": None, "word_ngrams": None},
     "model": {"family": "linear_svc", **MODEL_DEFAULTS["linear_svc"]},
     "frames": {"threshold": "tuned"},  # "tuned" on out-of-fold predictions, or a fixed probability

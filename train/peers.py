@@ -50,15 +50,9 @@ class FastTextModel(FrameModel):
             path = Path(tmp) / "train.txt"
             path.write_text("".join(" ".join(f"__label__{l}" for l in (names or ["none"])) + f" {line}\n"
                                     for line, names in zip(lines, labels)), encoding="utf-8")
-            params = dict(dim=self.dim, epoch=self.epoch, lr=self.lr, minn=self.minn, maxn=self.maxn,
-                          wordNgrams=self.word_ngrams, bucket=self.bucket, loss=loss, thread=1, seed=self.seed,
-                          verbose=0)
-            try:
-                return fasttext.train_supervised(str(path), **params)
-            except RuntimeError as exc:  # fastText 0.9.3 raises this on every other identical small-data call
-                if "NaN" not in str(exc):
-                    raise
-                return fasttext.train_supervised(str(path), **params)
+            return fasttext.train_supervised(str(path), dim=self.dim, epoch=self.epoch, lr=self.lr, minn=self.minn,
+                                             maxn=self.maxn, wordNgrams=self.word_ngrams, bucket=self.bucket,
+                                             loss=loss, thread=1, seed=self.seed, verbose=0)
 
     @staticmethod
     def _proba(model, lines: list[str], labels) -> np.ndarray:

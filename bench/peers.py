@@ -1,0 +1,114 @@
+"""Benchmark: fit time on the whole labeled set and scoring throughput, ctframe against its fastText peer
+(not a test). Both models are fitted here from their configs, then score the same 30,000 corpus paragraphs
+(a seeded sample) end to end, normalization included: on one core, then on every core (one process each).
+
+    .venv/bin/python bench/peers.py [--ctframe experiments/base.yaml] [--fasttext experiments/fasttext.yaml]
+                                    [--paragraphs 30000] [--batch-size 512]
+"""
+import argparse
+import json
+import os
+import random
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from features.corpus import load_snn_paragraphs
+from train.config import load_config
+from train.dataset import load_dataset
+from train.fit import model_bytes
+from train.model import build_model
+from train.schema import load_schema
+
+MODEL = None
+
+
+def load_in_worker(path: str) -> None:
+    global MODEL
+    os.sched_setaffinity(0, {os.getpid() % os.cpu_count()})
+    MODEL = load(path)
+
+
+def load(path: str):
+    if path.endswith(".skops"):
+        from train.pyfunc import load_model
+
+        return load_model(path)
+    import fasttext
+
+    from train.peers import FastTextModel
+
+    state = json.loads(Path(path, "state.json").read_text())
+    model = FastTextModel(**state["params"])
+    model.thresholds_ = np.array(state["thresholds"])
+    model.topic_model_ = fasttext.load_model(f"{path}/topic.ftz")
+    model.frame_model_ = fasttext.load_model(f"{path}/frames.ftz")
+    return model
+
+
+def score(texts: list[str]) -> int:
+    MODEL.decide(*MODEL.predict_proba(texts))
+    return len(texts)
+
+
+def save(model, folder: Path) -> str:
+    """The fitted model on disk, so worker processes can load it (fastText objects do not pickle)."""
+    from train.peers import FastTextModel
+    from train.pyfunc import save_model
+
+    if isinstance(model, FastTextModel):
+        model.save(folder)
+        state = {"params": model.get_params(), "thresholds": model.thresholds_.tolist()}
+        (folder / "state.json").write_text(json.dumps(state))
+        return str(folder)
+    return str(save_model(model, folder / "model.skops"))
+
+
+def throughput(path: str, batches: list[list[str]], workers: int) -> float:
+    with ProcessPoolExecutor(workers, initializer=load_in_worker, initargs=(path,)) as pool:
+        list(pool.map(score, [batches[0][:8]] * workers))  # every worker loaded and warm
+        started = time.perf_counter()
+        done = sum(pool.map(score, batches))
+        return done / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--ctframe", default="experiments/base.yaml")
+    parser.add_argument("--fasttext", default="experiments/fasttext.yaml")
+    parser.add_argument("--paragraphs", type=int, default=30_000)
+    parser.add_argument("--batch-size", type=int, default=512)
+    args = parser.parse_args()
+
+    schema = load_schema()
+    data = load_dataset(schema)
+    corpus = [p.text for p in load_snn_paragraphs()]
+    texts = random.Random(0).sample(corpus, min(args.paragraphs, len(corpus)))
+    batches = [texts[i:i + args.batch_size] for i in range(0, len(texts), args.batch_size)]
+    cores = os.cpu_count()
+    print(f"{len(data.texts)} labeled paragraphs; scoring {len(texts)} corpus paragraphs in batches of "
+          f"{args.batch_size}; {cores} cores")
+    speeds = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, config_path in (("ctframe", args.ctframe), ("fasttext", args.fasttext)):
+            config = load_config(config_path)
+            started = time.perf_counter()
+            model = build_model(config, schema).fit(data.texts, data.topics, data.frames, groups=data.groups)
+            fit_seconds = time.perf_counter() - started
+            folder = Path(tmp) / name
+            folder.mkdir()
+            path = save(model, folder)
+            one, every = throughput(path, batches, 1), throughput(path, batches, cores)
+            speeds[name] = (one, every)
+            print(f"{name:9s} family={config['model']['family']:10s} fit_seconds={fit_seconds:6.1f} "
+                  f"model_mb={model_bytes(model) / 1e6:6.1f} paragraphs_per_s_1_core={one:7.0f} "
+                  f"paragraphs_per_s_{cores}_cores={every:7.0f}")
+    print(f"ratio ctframe/fasttext: 1 core {speeds['ctframe'][0] / speeds['fasttext'][0]:.2f}x, "
+          f"{cores} cores {speeds['ctframe'][1] / speeds['fasttext'][1]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
