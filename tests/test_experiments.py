@@ -152,3 +152,26 @@ def test_suspects_finds_a_flipped_label(tmp_path):
     assert truth[flipped]["ref"] in [p.id for p, _ in suspects]
     why = dict((p.id, w) for p, w in suspects)[truth[flipped]["ref"]]
     assert "labeled economy, model says sports" in why
+
+
+def test_promote_a_child_run_registers_it_and_moves_the_champion(searched):
+    import os
+
+    import mlflow
+    from mlflow import MlflowClient
+
+    root, summary, cli, env = searched
+    rows = json.loads(subprocess.run(cli + ["compare", "tiny", "--json"], cwd=root, env={**os.environ, **env},
+                                     capture_output=True, text=True, check=True).stdout)
+    other = next(r for r in rows if r["family"] == "linear_svc" and r["status"] == "FINISHED"
+                 and r["run_id"] != summary["best_run_id"])
+    keywords = next(r for r in rows if r["family"] == "keywords")
+    refused = subprocess.run(cli + ["promote", keywords["run_id"], "--dest", str(root / "promoted")], cwd=root, env={**os.environ, **env},
+                             capture_output=True, text=True)
+    assert refused.returncode == 2 and "is a peer for comparison and is not exported" in refused.stderr
+    moved = subprocess.run(cli + ["promote", other["run_id"], "--dest", str(root / "promoted")], cwd=root, env={**os.environ, **env},
+                           capture_output=True, text=True)
+    assert moved.returncode == 0, moved.stderr[-2000:]
+    mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
+    assert MlflowClient().get_model_version_by_alias("ctframe", "champion").run_id == other["run_id"]
+    assert json.loads((root / "promoted" / "champion.json").read_text())["run_id"] == other["run_id"]

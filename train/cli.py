@@ -72,7 +72,7 @@ def cmd_promote(args) -> None:
         from train.fit import register_run
 
         version = register_run(args.run_id, log=lambda m: print(m, file=sys.stderr))
-    print(f"champion → {tracking.promote(args.model_name, version)}")
+    print(f"champion → {tracking.promote(args.model_name, version, Path(args.dest))}")
 
 
 def cmd_export(args) -> None:
@@ -265,8 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=helptext)
         if name == "promote":
             p.add_argument("run_id")
-        else:
-            p.add_argument("--dest", default=str(CHAMPION_DIR))
+        p.add_argument("--dest", default=str(CHAMPION_DIR), help="where the champion is exported")
         p.add_argument("--model-name", default="ctframe")
         p.add_argument("--experiment", default="ctframe")
         p.set_defaults(func=func)

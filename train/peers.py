@@ -56,11 +56,12 @@ class FastTextModel(FrameModel):
 
     @staticmethod
     def _proba(model, lines: list[str], labels) -> np.ndarray:
-        names, probs = model.predict(lines, k=-1, threshold=0.0)
+        """Probabilities of ``labels`` for each line. fastText's own batch ``predict`` returns garbage
+        probabilities with numpy 2 (it builds arrays without the GIL), so the per-line core call is used."""
         column = {f"__label__{label}": j for j, label in enumerate(labels)}
         out = np.zeros((len(lines), len(labels)))
-        for i, (row_names, row_probs) in enumerate(zip(names, probs)):
-            for name, p in zip(row_names, row_probs):
+        for i, line in enumerate(lines):
+            for p, name in model.f.predict(line, -1, 0.0, "strict"):
                 if name in column:
                     out[i, column[name]] = p
         return out

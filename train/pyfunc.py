@@ -1,10 +1,9 @@
 """Safe (skops) persistence of CTFrameModel and its MLflow pyfunc wrapper, shared by CLI, REST and Spark."""
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
-import mlflow
+import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 import skops.io as sio
@@ -84,8 +83,7 @@ def predict_frame(model, texts: list[str]) -> pd.DataFrame:
     return out
 
 
-# The input is checked by texts_from_frame, so MLflow's type-hint validation is not wanted here.
-warnings.filterwarnings("ignore", message="Add type hints to the `predict` method")
+
 
 
 class CTFramePyfunc(mlflow.pyfunc.PythonModel):
