@@ -1,8 +1,9 @@
-"""Benchmark: fit time on the whole labeled set and scoring throughput, ctframe against its fastText peer
-(not a test). Both models are fitted here from their configs, then score the same 30,000 corpus paragraphs
-(a seeded sample) end to end, normalization included: on one core, then on every core (one process each).
+"""Benchmark: fit time on the whole labeled set and scoring throughput, the champion against its fastText
+peer (not a test). The champion's estimator (``models/champion``, cloned: same params, unfitted) and the
+fastText config are fitted here on every label, then score the same 30,000 corpus paragraphs (a seeded
+sample) end to end, normalization included: on one core, then on every core (one process each).
 
-    .venv/bin/python bench/peers.py [--ctframe experiments/base.yaml] [--fasttext experiments/fasttext.yaml]
+    .venv/bin/python bench/peers.py [--champion models/champion] [--fasttext experiments/fasttext.yaml]
                                     [--paragraphs 30000] [--batch-size 512]
 """
 import argparse
@@ -15,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from sklearn.base import clone
 
 from features.corpus import load_snn_paragraphs
 from train.config import load_config
@@ -22,6 +24,7 @@ from train.dataset import load_dataset
 from train.fit import model_bytes
 from train.model import build_model
 from train.schema import load_schema
+from train.tracking import CHAMPION_DIR
 
 MODEL = None
 
@@ -77,7 +80,7 @@ def throughput(path: str, batches: list[list[str]], workers: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--ctframe", default="experiments/base.yaml")
+    parser.add_argument("--champion", default=str(CHAMPION_DIR))
     parser.add_argument("--fasttext", default="experiments/fasttext.yaml")
     parser.add_argument("--paragraphs", type=int, default=30_000)
     parser.add_argument("--batch-size", type=int, default=512)
@@ -93,21 +96,24 @@ def main() -> None:
           f"{args.batch_size}; {cores} cores")
     speeds = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, config_path in (("ctframe", args.ctframe), ("fasttext", args.fasttext)):
-            config = load_config(config_path)
+        from train.pyfunc import load_model
+
+        champion = load_model(Path(args.champion) / "artifacts" / "ctframe.skops")
+        fasttext = build_model(load_config(args.fasttext), schema)
+        for name, estimator in (("champion", clone(champion)), ("fasttext", fasttext)):
             started = time.perf_counter()
-            model = build_model(config, schema).fit(data.texts, data.topics, data.frames, groups=data.groups)
+            model = estimator.fit(data.texts, data.topics, data.frames, groups=data.groups)
             fit_seconds = time.perf_counter() - started
             folder = Path(tmp) / name
             folder.mkdir()
             path = save(model, folder)
             one, every = throughput(path, batches, 1), throughput(path, batches, cores)
             speeds[name] = (one, every)
-            print(f"{name:9s} family={config['model']['family']:10s} fit_seconds={fit_seconds:6.1f} "
+            print(f"{name:9s} {type(model).__name__:14s} fit_seconds={fit_seconds:6.1f} "
                   f"model_mb={model_bytes(model) / 1e6:6.1f} paragraphs_per_s_1_core={one:7.0f} "
                   f"paragraphs_per_s_{cores}_cores={every:7.0f}")
-    print(f"ratio ctframe/fasttext: 1 core {speeds['ctframe'][0] / speeds['fasttext'][0]:.2f}x, "
-          f"{cores} cores {speeds['ctframe'][1] / speeds['fasttext'][1]:.2f}x")
+    print(f"ratio champion/fasttext: 1 core {speeds['champion'][0] / speeds['fasttext'][0]:.2f}x, "
+          f"{cores} cores {speeds['champion'][1] / speeds['fasttext'][1]:.2f}x")
 
 
 if __name__ == "__main__":
