@@ -120,14 +120,15 @@ def cmd_labels_import(args) -> None:
 
 def cmd_labels_suspects(args) -> None:
     from train.config import load_config
-    from train.dataset import load_dataset
+    from train.dataset import dataset_for
     from train.queue import write_batch
     from train.schema import load_schema
     from train.suspects import find_suspects
 
     schema = load_schema()
-    config = load_config(args.config, {"labels": {"path": args.labels}, "corpus": {"path": args.corpus}})
-    data = load_dataset(schema, config["labels"]["path"], config["corpus"]["path"], args.skip_stale)
+    config = load_config(args.config, {"labels": {"path": args.labels, "skip_stale": args.skip_stale},
+                                       "corpus": {"path": args.corpus}})
+    data = dataset_for(config, schema)
     picked = find_suspects(config, schema, data, args.n)
     write_batch(Path(args.output), picked)
     print(f"ctframe: wrote {len(picked)} disputed paragraphs to {args.output} for re-reading", file=sys.stderr)

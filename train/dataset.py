@@ -77,3 +77,8 @@ def load_dataset(schema: Schema, label_dir: Path | None = None, corpus_path=None
     return Dataset(paragraphs, np.array([labels[p.id][0] for p in paragraphs]),
                    [labels[p.id][1] for p in paragraphs], duplicate_aware_groups(paragraphs),
                    fingerprint(label_dir, corpus_path))
+
+
+def dataset_for(config: dict, schema: Schema) -> Dataset:
+    """The labeled dataset a config's ``labels`` and ``corpus`` sections name."""
+    return load_dataset(schema, config["labels"]["path"], config["corpus"]["path"], config["labels"]["skip_stale"])

@@ -36,7 +36,7 @@ from tqdm import tqdm
 from features.errors import CtframeError
 from train import tracking
 from train.config import EXPORTABLE_FAMILIES, load_config, model_params, read_yaml
-from train.dataset import Dataset, load_dataset
+from train.dataset import Dataset, dataset_for
 from train.fit import evaluate, finalize, log_confusions, log_evaluation
 from train.schema import Schema, load_schema
 
@@ -159,7 +159,7 @@ def run_experiment(path: str | Path, jobs: int = 1, export_dir: Path = tracking.
 
     base, configs = load_experiment(path)
     schema = load_schema()
-    data = load_dataset(schema, base["labels"]["path"], base["corpus"]["path"], base["labels"]["skip_stale"])
+    data = dataset_for(base, schema)
     log(f"{len(configs)} configs × {base['evaluation']['folds']}-fold CV + holdout on {len(data.texts)} "
         f"labeled paragraphs, {jobs if jobs > 0 else 'all'} parallel jobs")
     tracking.start(base["mlflow"]["experiment"])

@@ -22,7 +22,7 @@ from sklearn.base import clone
 from features.errors import CtframeError
 from train import tracking
 from train.config import EXPORTABLE_FAMILIES, load_config, model_params
-from train.dataset import Dataset, load_dataset
+from train.dataset import Dataset, dataset_for
 from train.evaluate import Predictions, cross_validate, holdout_mask, metrics, plot_confusion, predict
 from train.model import build_model
 from train.peers import FastTextModel
@@ -129,7 +129,7 @@ def register_run(run_id: str, log=print) -> str:
     config = yaml.safe_load(Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="config.yaml"))
                             .read_text(encoding="utf-8"))
     schema = load_schema()
-    data = load_dataset(schema, config["labels"]["path"], config["corpus"]["path"], config["labels"]["skip_stale"])
+    data = dataset_for(config, schema)
     if data.fingerprint != run.data.tags.get("data_fingerprint"):
         raise CtframeError(f"run {run_id} was evaluated on other labels or corpus; its metrics would not "
                            "describe the model fitted now (train its config again instead)")
@@ -142,7 +142,7 @@ def train(config_path=None, overrides: dict | None = None, register: bool = True
     """Fit, evaluate, log and (when ``register``) register and maybe promote one configuration."""
     config = load_config(config_path, overrides)
     schema = load_schema()
-    data = load_dataset(schema, config["labels"]["path"], config["corpus"]["path"], config["labels"]["skip_stale"])
+    data = dataset_for(config, schema)
     log(f"{len(data.texts)} labeled paragraphs from {len(set(data.groups))} article groups")
     evaluation = evaluate(config, schema, data)
     tracking.start(config["mlflow"]["experiment"])

@@ -11,11 +11,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import mlflow  # noqa: E402
 import numpy as np  # noqa: E402
 from joblib import Parallel, delayed  # noqa: E402
-from sklearn.metrics import f1_score  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from train.dataset import Dataset  # noqa: E402
-from train.evaluate import predict_split  # noqa: E402
+from train.evaluate import metrics, predict_split  # noqa: E402
 from train.model import build_model  # noqa: E402
 from train.schema import Schema  # noqa: E402
 
@@ -25,17 +24,13 @@ def held_out_scores(config: dict, schema: Schema, data: Dataset, outlet: str) ->
     sources = np.array([p.source for p in data.paragraphs])
     held = sources == outlet
     pred = predict_split(build_model(config, schema), data.subset(~held), data.subset(held))
-    present = [t for t in schema.topics if (pred.true_topics == t).any()]
-    row = {"outlet": outlet, "paragraphs": int(held.sum()),
-           "topic_macro_f1": float(f1_score(pred.true_topics, pred.topics, labels=present, average="macro",
-                                            zero_division=0))}
+    scores = metrics(pred, list(schema.topics), list(schema.frames), "outlet")
+    row = {"outlet": outlet, "paragraphs": int(held.sum()), "topic_macro_f1": scores["outlet.topic.macro_f1"]}
     frame_f1 = {}
-    for j, frame in enumerate(schema.frames):
-        support = int(pred.true_frames[:, j].sum())
-        row[f"{frame}_support"] = support
-        if support:
-            frame_f1[frame] = float(f1_score(pred.true_frames[:, j], pred.frames[:, j], zero_division=0))
-            row[f"{frame}_f1"] = frame_f1[frame]
+    for frame in schema.frames:
+        row[f"{frame}_support"] = int(scores[f"outlet.frames.{frame}.support"])
+        if row[f"{frame}_support"]:
+            frame_f1[frame] = row[f"{frame}_f1"] = scores[f"outlet.frames.{frame}.f1"]
     row["frames_macro_f1"] = float(np.mean(list(frame_f1.values()))) if frame_f1 else None
     return row
 

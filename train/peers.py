@@ -117,16 +117,22 @@ class KeywordRules(FrameModel):
         self.thresholds_ = np.full(len(self.frames), 0.5)
         return self
 
-    def _hits(self, normalized: list[str], label: str) -> np.ndarray:
-        words = ArabicNormalizer(**self.normalize).transform(self.keywords.get(label, ()))
-        return np.array([any(w in text for w in words) for text in normalized], dtype=bool)
+    def hits(self, normalized: list[str]) -> dict[str, np.ndarray]:
+        """For ``frames_topic`` and each frame: which already-normalized texts hold one of its keywords."""
+        normalizer = ArabicNormalizer(**self.normalize)
+        out = {}
+        for label in (self.frames_topic, *self.frames):
+            words = normalizer.transform(self.keywords.get(label, ()))
+            out[label] = np.array([any(w in text for w in words) for text in normalized], dtype=bool)
+        return out
 
     def predict_proba(self, texts) -> tuple[np.ndarray, np.ndarray]:
         normalized = ArabicNormalizer(**self.normalize).transform(texts)
+        hits = self.hits(normalized)
         topic_p = np.zeros((len(normalized), len(self.topics)))
-        on_topic = self._hits(normalized, self.frames_topic)
+        on_topic = hits[self.frames_topic]
         topic_p[on_topic, self.topics.index(self.frames_topic)] = 1.0
         topic_p[~on_topic, self.topics.index(self.fallback_topic_)] = 1.0
-        frame_p = np.column_stack([self._hits(normalized, f) for f in self.frames]).astype(float) \
+        frame_p = np.column_stack([hits[f] for f in self.frames]).astype(float) \
             if self.frames else np.zeros((len(normalized), 0))
         return topic_p, frame_p

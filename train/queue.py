@@ -12,6 +12,7 @@ from features.corpus import read_jsonl
 from features.normalize import ArabicNormalizer
 from features.segment import Paragraph
 from train.labels import write_atomically
+from train.peers import KeywordRules
 from train.schema import Schema
 
 MIN_CANDIDATE_CHARS = 40
@@ -20,18 +21,12 @@ MIN_CANDIDATE_CHARS = 40
 def keyword_pools(paragraphs: list[Paragraph], schema: Schema) -> dict[str, list[Paragraph]]:
     """Candidates per label: paragraphs whose normalized text holds one of its keywords.
     Frame candidates must also hold a keyword of the frames topic (frames exist only under it)."""
-    normalizer = ArabicNormalizer()
-    texts = normalizer.transform(p.text for p in paragraphs)
-
-    def hits(words: Iterable[str]) -> set[int]:
-        words = [normalizer.normalize(w) for w in words]
-        return {i for i, t in enumerate(texts) if len(t) >= MIN_CANDIDATE_CHARS and any(w in t for w in words)}
-
-    topic_hits = hits(schema.keywords.get(schema.frames_topic, ()))
-    pools = {schema.frames_topic: sorted(topic_hits)}
-    for frame in schema.frames:
-        pools[frame] = sorted(hits(schema.keywords.get(frame, ())) & topic_hits)
-    return {label: [paragraphs[i] for i in idx] for label, idx in pools.items() if idx}
+    texts = ArabicNormalizer().transform(p.text for p in paragraphs)
+    rules = KeywordRules({}, dict(schema.keywords), list(schema.topics), list(schema.frames), schema.frames_topic)
+    hits = rules.hits(texts)
+    on_topic = hits[schema.frames_topic] & np.array([len(t) >= MIN_CANDIDATE_CHARS for t in texts], dtype=bool)
+    pools = {schema.frames_topic: on_topic, **{frame: hits[frame] & on_topic for frame in schema.frames}}
+    return {label: [paragraphs[i] for i in np.flatnonzero(mask)] for label, mask in pools.items() if mask.any()}
 
 
 def uncertain(paragraphs: list[Paragraph], model, k: int, rng: random.Random, pool_size: int = 20000) -> list[Paragraph]:
