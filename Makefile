@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= experiments/base.yaml
 
-.PHONY: train test experiments bench install lock ui clean
+.PHONY: train test test-fast experiments bench install lock ui clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ train: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest
+
+test-fast: $(STAMP)   # unit tests and in-process commands, for the edit-test loop (< 30 s)
+	$(BIN)/pytest -m "not slow" -q
 
 experiments: $(STAMP)
 	$(BIN)/ctframe experiment run experiments/peers.yaml

@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import clone
 
-from features.corpus import load_snn_paragraphs
-from train.config import load_config
-from train.dataset import load_dataset
-from train.fit import model_bytes
-from train.model import build_model
-from train.schema import load_schema
-from train.tracking import CHAMPION_DIR
+from ctframe import CHAMPION_DIR
+from ctframe.features.corpus import load_snn_paragraphs
+from ctframe.train.config import load_config
+from ctframe.train.dataset import load_dataset
+from ctframe.train.families import build_model, load_exported, load_model
+from ctframe.train.fit import model_bytes
+from ctframe.train.schema import load_schema
 
 MODEL = None
 
@@ -37,12 +37,10 @@ def load_in_worker(path: str) -> None:
 
 def load(path: str):
     if path.endswith(".skops"):
-        from train.pyfunc import load_model
-
         return load_model(path)
     import fasttext
 
-    from train.peers import FastTextModel
+    from ctframe.train.families.fasttext import FastTextModel
 
     state = json.loads(Path(path, "state.json").read_text())
     model = FastTextModel(**state["params"])
@@ -59,15 +57,14 @@ def score(texts: list[str]) -> int:
 
 def save(model, folder: Path) -> str:
     """The fitted model on disk, so worker processes can load it (fastText objects do not pickle)."""
-    from train.peers import FastTextModel
-    from train.pyfunc import save_model
+    from ctframe.train.families.fasttext import FastTextModel
 
+    files = model.save(folder)
     if isinstance(model, FastTextModel):
-        model.save(folder)
         state = {"params": model.get_params(), "thresholds": model.thresholds_.tolist()}
         (folder / "state.json").write_text(json.dumps(state))
         return str(folder)
-    return str(save_model(model, folder / "model.skops"))
+    return str(files[0])
 
 
 def throughput(path: str, batches: list[list[str]], workers: int) -> float:
@@ -96,9 +93,7 @@ def main() -> None:
           f"{args.batch_size}; {cores} cores")
     speeds = {}
     with tempfile.TemporaryDirectory() as tmp:
-        from train.pyfunc import load_model
-
-        champion = load_model(Path(args.champion) / "artifacts" / "ctframe.skops")
+        champion = load_exported(args.champion)
         fasttext = build_model(load_config(args.fasttext), schema)
         for name, estimator in (("champion", clone(champion)), ("fasttext", fasttext)):
             started = time.perf_counter()

@@ -10,8 +10,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from features.corpus import DEFAULT_CORPUS
-from train.tracking import CHAMPION_DIR
+from ctframe.features.corpus import DEFAULT_CORPUS
+from ctframe import CHAMPION_DIR
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--jobs", type=int, default=1)
@@ -22,7 +22,7 @@ args = parser.parse_args()
 with tempfile.TemporaryDirectory() as tmp:
     out = Path(tmp) / "scores.jsonl"
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "train.cli", "score", "--model", args.model, args.corpus,
+    subprocess.run([sys.executable, "-m", "ctframe.train.cli", "score", "--model", args.model, args.corpus,
                     "-o", str(out), "--jobs", str(args.jobs)], check=True)
     seconds = time.perf_counter() - started
     with out.open("rb") as handle:

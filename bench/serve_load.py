@@ -13,8 +13,8 @@ import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-from features.corpus import load_snn_paragraphs
-from train.tracking import CHAMPION_DIR
+from ctframe.features.corpus import load_snn_paragraphs
+from ctframe import CHAMPION_DIR
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--model", default=str(CHAMPION_DIR))
@@ -25,7 +25,7 @@ args = parser.parse_args()
 with socket.socket() as s:
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
-server = subprocess.Popen([sys.executable, "-m", "train.cli", "serve", "--model", args.model, "--port", str(port)],
+server = subprocess.Popen([sys.executable, "-m", "ctframe.train.cli", "serve", "--model", args.model, "--port", str(port)],
                           stderr=subprocess.DEVNULL)
 try:
     for _ in range(240):

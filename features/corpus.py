@@ -9,10 +9,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from features.errors import CtframeError
-from features.segment import Paragraph, segment_article
+from ctframe import PROJECT_ROOT, CtframeError
+from ctframe.features.segment import Paragraph, segment_article
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CORPUS_ENV = "CTFRAME_CORPUS"
 DEFAULT_CORPUS = PROJECT_ROOT.parent / "shared" / "corpora" / "saudinewsnet"
 MAX_INPUT_BYTES = 20 * 1024 * 1024  # one article file or one JSONL line larger than this is refused
@@ -85,7 +84,8 @@ def _decode(data: bytes, where: str) -> str:
         raise CtframeError(f"{where}: not UTF-8 text (byte {exc.start})") from exc
 
 
-def _checked_text(text, where: str) -> str:
+def check_text(text, where: str) -> str:
+    """``text`` if it is a non-blank string, else a CtframeError naming ``where``."""
     if not isinstance(text, str):
         raise CtframeError(f"{where}: 'text' must be a string, got {type(text).__name__}")
     if not text.strip():
@@ -132,7 +132,7 @@ def _articles(records: Iterator[tuple[str, object]]) -> Iterator[Article]:
     for at, record in records:
         if not isinstance(record, dict) or "text" not in record:
             raise CtframeError(f"{at}: expected an object with 'id' and 'text'")
-        yield Article(str(record.get("id") or at), _checked_text(record["text"], at))
+        yield Article(str(record.get("id") or at), check_text(record["text"], at))
 
 
 def _iter_path(path: Path) -> Iterator[Article]:
@@ -141,7 +141,7 @@ def _iter_path(path: Path) -> Iterator[Article]:
     elif path.suffix == ".jsonl":
         yield from _articles(read_jsonl(path))
     else:
-        yield Article(str(path), _checked_text(_decode(_read_bytes(path), str(path)), str(path)))
+        yield Article(str(path), check_text(_decode(_read_bytes(path), str(path)), str(path)))
 
 
 def iter_inputs(inputs: list[str]) -> Iterator[Article]:
@@ -153,7 +153,7 @@ def iter_inputs(inputs: list[str]) -> Iterator[Article]:
             if data.lstrip().startswith(b"{"):
                 yield from _articles(json_lines(data.splitlines(), "<stdin>"))
             else:
-                yield Article("stdin", _checked_text(_decode(data, "<stdin>"), "<stdin>"))
+                yield Article("stdin", check_text(_decode(data, "<stdin>"), "<stdin>"))
             continue
         path = Path(name)
         if path.is_dir():

@@ -9,6 +9,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from ctframe.features.normalize import collapse_whitespace
+
 _BASE = np.uint64(0x100000001B3)  # rolling-hash multiplier (odd)
 _LENGTH_SALT = 0xC2B2AE3D27D4EB4F  # mixed in per n-gram length so lengths don't collide systematically
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # multiplicative (Fibonacci) hashing: keep the top bits
@@ -51,7 +53,7 @@ class CharNgramHasher(TransformerMixin, BaseEstimator):
         if isinstance(texts, str):
             raise ValueError("Iterable over raw text documents expected, string object received.")
         pad = " " if self.word_boundaries else ""  # " w1 w2 ": neighbouring words share one space
-        docs = [f"{pad}{d}{pad}" if d else "" for d in (" ".join(t.split()) for t in texts)]
+        docs = [f"{pad}{d}{pad}" if d else "" for d in (collapse_whitespace(t) for t in texts)]
         chunk = min(_CHUNK, 2 ** (32 - bits))  # so that text-in-chunk << bits | column fits in uint32
         blocks = [self._count(docs[i:i + chunk], bits) for i in range(0, max(len(docs), 1), chunk)]
         matrix = blocks[0] if len(blocks) == 1 else sp.vstack(blocks, format="csr")

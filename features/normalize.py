@@ -6,12 +6,13 @@ reference list of Arabic code points; the mapping itself is one ``str.translate`
 """
 from __future__ import annotations
 
-import re
-
 from pyarabic import araby
 from sklearn.base import BaseEstimator, TransformerMixin
 
-_SPACES = re.compile(r"\s+")
+
+def collapse_whitespace(text: str) -> str:
+    """Every run of white space (newlines included) → one space, none at either end."""
+    return " ".join(text.split())
 
 
 def build_table(diacritics=True, tatweel=True, alef=True, alef_maqsura=True, ta_marbuta=False,
@@ -65,4 +66,4 @@ class ArabicNormalizer(BaseEstimator, TransformerMixin):
             table = build_table(self.diacritics, self.tatweel, self.alef, self.alef_maqsura,
                                 self.ta_marbuta, self.digits)
         text = text.translate(table)
-        return _SPACES.sub(" ", text).strip() if self.whitespace else text
+        return collapse_whitespace(text) if self.whitespace else text

@@ -5,9 +5,16 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from ctframe.features.normalize import collapse_whitespace
+
 MAX_PARAGRAPH_CHARS = 700
 # A sentence ends at . ! ? ؟ or … followed by white space (Arabic and Latin punctuation).
 _SENTENCE_END = re.compile(r"(?<=[.!?؟…])\s+")
+# Scraped pages glue tickers, menus and related-article lists into one line, the items separated by runs
+# of spaces or by tabs: such a run (three or more spaces, or tabs) separates units like a newline.
+# No-break spaces are not counted: SaudiNewsNet has 1,462 lines with runs of them, and splitting there
+# would renumber paragraphs that stand-off labels already reference.
+_UNIT_BREAK = re.compile(r" *\t[ \t]*| {3,}")
 
 
 @dataclass(frozen=True)
@@ -49,12 +56,14 @@ def split_sentences_to_fit(text: str, max_chars: int = MAX_PARAGRAPH_CHARS) -> l
 
 
 def split_paragraphs(text: str, max_chars: int = MAX_PARAGRAPH_CHARS) -> list[str]:
-    """Split article text on newlines, drop empty lines, split over-long paragraphs at sentence ends."""
+    """Split article text into units: on newlines and on runs of blanks (see ``_UNIT_BREAK``); drop empty
+    units; split over-long units at sentence ends."""
     paragraphs = []
     for line in text.splitlines():
-        line = " ".join(line.split())
-        if line:
-            paragraphs.extend(split_sentences_to_fit(line, max_chars))
+        for unit in _UNIT_BREAK.split(line):
+            unit = collapse_whitespace(unit)
+            if unit:
+                paragraphs.extend(split_sentences_to_fit(unit, max_chars))
     return paragraphs
 
 

@@ -4,8 +4,18 @@ from __future__ import annotations
 from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from features.hashing import CharNgramHasher
-from features.normalize import ArabicNormalizer
+from ctframe.features.hashing import CharNgramHasher
+from ctframe.features.normalize import ArabicNormalizer
+
+# Every type a pipeline built here can hold: the skops allow-list of the feature part of a saved model.
+PIPELINE_TYPES = frozenset({
+    "ctframe.features.normalize.ArabicNormalizer",
+    "ctframe.features.hashing.CharNgramHasher",
+    "sklearn.pipeline.Pipeline",
+    "sklearn.pipeline.FeatureUnion",
+    "sklearn.feature_extraction.text.TfidfVectorizer",
+    "sklearn.feature_extraction.text.TfidfTransformer",
+})
 
 
 def build_features(normalize: dict, features: dict) -> Pipeline:

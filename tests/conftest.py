@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from features.segment import split_paragraphs, text_sha1
-from train.schema import load_schema
+from ctframe.features.segment import split_paragraphs, text_sha1
+from ctframe.train.schema import load_schema
 
 # Hand-written sentences, a few per label; paragraphs are random combinations of them.
 SENTENCES = {
@@ -47,7 +47,16 @@ SENTENCES = {
                 "توقعت الأرصاد ارتفاع درجات الحرارة في المنطقة الشرقية"],
     "boilerplate": ["اضغط هنا لمتابعة آخر الأخبار", "شارك الخبر عبر تويتر", "اقرأ المزيد من الأخبار"],
 }
-FRAMES = ("prevention", "deradicalization", "international_cooperation")
+FRAMES = load_schema().frames  # the fixtures follow the schema; a frame without sentences above is an error
+SLOW_FIXTURES = {"trained", "searched", "mlflow_server", "ctframe_server", "fourth_frame"}
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that start servers, Spark, subprocesses or real training runs are ``slow``: ``make test-fast``
+    leaves them out, ``make test`` (CI) runs everything."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 def make_paragraph(rng: random.Random, kind: str) -> str:
@@ -55,11 +64,14 @@ def make_paragraph(rng: random.Random, kind: str) -> str:
     return "، و".join(picks) + f" في اليوم {rng.randint(1, 999)}."
 
 
-def build_corpus(folder: Path, n_articles: int = 72, seed: int = 0) -> list[dict]:
-    """Write two daily zips of small articles; return one truth record per paragraph."""
+def build_corpus(folder: Path, n_articles: int = 72, seed: int = 0, frames=FRAMES) -> list[dict]:
+    """Write two daily zips of small articles, one paragraph kind per frame of ``frames`` (sentences from
+    ``SENTENCES``) plus attacks and the other topics; return one truth record per paragraph."""
     rng = random.Random(seed)
-    kinds = ["prevention", "deradicalization", "international_cooperation", "attack",
-             "politics", "economy", "sports", "society", "boilerplate"]
+    missing = [f for f in frames if f not in SENTENCES]
+    if missing:
+        raise ValueError(f"no test sentences for frame(s) {missing}: add them to SENTENCES")
+    kinds = [*frames, "attack", "politics", "economy", "sports", "society", "boilerplate"]
     truth, days = [], {"2015-07-21": [], "2015-08-09": []}
     for a in range(n_articles):
         date = "2015-08-09" if a % 6 == 0 else "2015-07-21"
@@ -69,9 +81,9 @@ def build_corpus(folder: Path, n_articles: int = 72, seed: int = 0) -> list[dict
         days[date].append({"source": f"outlet{a % 3}", "url": url, "date_extracted": f"{date} 10:00:00",
                            "title": "عنوان", "author": "", "content": "\n\n".join(paragraphs)})
         for index, (kind, text) in enumerate(zip(chosen, split_paragraphs("\n".join(paragraphs)))):
-            topic = "terrorism" if kind in FRAMES or kind == "attack" else kind
+            topic = "terrorism" if kind in frames or kind == "attack" else kind
             truth.append({"ref": f"snn:{url}#{index}", "sha1": text_sha1(text), "topic": topic,
-                          "frames": [kind] if kind in FRAMES else [], "text": text})
+                          "frames": [kind] if kind in frames else [], "text": text})
     folder.mkdir(parents=True, exist_ok=True)
     for date, articles in days.items():
         with zipfile.ZipFile(folder / f"{date}.zip", "w") as archive:
@@ -140,7 +152,7 @@ def corpus(tmp_path):
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory):
     """Two training runs on the tiny corpus against a temporary sqlite MLflow store; the champion exported."""
-    from train.fit import train
+    from ctframe.train.fit import train
 
     root = tmp_path_factory.mktemp("e2e")
     truth = build_corpus(root / "corpus")

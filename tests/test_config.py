@@ -1,8 +1,8 @@
 """Config loading: defaults, overrides, and clear errors for unknown keys and bad values."""
 import pytest
 
-from features.errors import CtframeError
-from train.config import DEFAULTS, flatten, load_config
+from ctframe import CtframeError
+from ctframe.train.config import DEFAULTS, flatten, load_config
 
 
 def test_shipped_base_config_matches_defaults():

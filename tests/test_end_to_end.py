@@ -11,11 +11,11 @@ import pytest
 from mlflow import MlflowClient
 
 from conftest import SENTENCES
-from features.errors import CtframeError
-from train import tracking
-from train.pyfunc import load_model
+from ctframe import CtframeError
+from ctframe.train import tracking
+from ctframe.train.families import load_model
 
-CLI = [sys.executable, "-m", "train.cli"]
+CLI = [sys.executable, "-m", "ctframe.train.cli"]
 
 
 def test_training_logs_registers_and_exports(trained):
@@ -121,7 +121,7 @@ def test_tampered_model_is_refused(trained, tmp_path):
         for item in src.infolist():
             data = src.read(item.filename)
             if item.filename == "schema.json":
-                data = data.replace(b'"__module__": "features.normalize"', b'"__module__": "subprocess"', 1)
+                data = data.replace(b'"__module__": "ctframe.features.normalize"', b'"__module__": "subprocess"', 1)
                 data = data.replace(b'"__class__": "ArabicNormalizer"', b'"__class__": "Popen"', 1)
             dst.writestr(item, data)
     with pytest.raises(CtframeError, match="refusing to load untrusted type.*subprocess.Popen"):

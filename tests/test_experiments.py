@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 from conftest import build_corpus, tiny_overrides, write_labels
-from features.errors import CtframeError
-from train.compare import differing_params
-from train.experiment import expand, load_experiment
+from ctframe import CtframeError
+from ctframe.train.search.compare import differing_params
+from ctframe.train.search.experiment import expand, load_experiment
 
 
 def write_experiment(path, body: dict):
@@ -73,7 +73,7 @@ def searched(tmp_path_factory):
         {"family": "keywords"}]}}}
     path = write_experiment(root / "tiny.yaml", body)
     env = {"MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}", "PYTHONWARNINGS": "ignore"}
-    cli = [sys.executable, "-m", "train.cli"]
+    cli = [sys.executable, "-m", "ctframe.train.cli"]
     run = subprocess.run(cli + ["experiment", "run", str(path), "--jobs", "2", "--export-dir", str(root / "champion")],
                          cwd=root, env={**__import__("os").environ, **env}, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -136,10 +136,10 @@ def test_compare_unknown_experiment_is_a_clear_error(searched):
 
 
 def test_suspects_finds_a_flipped_label(tmp_path):
-    from train.config import load_config
-    from train.dataset import load_dataset
-    from train.schema import load_schema
-    from train.suspects import find_suspects
+    from ctframe.train.config import load_config
+    from ctframe.train.dataset import load_dataset
+    from ctframe.train.schema import load_schema
+    from ctframe.train.labeling.suspects import find_suspects
 
     truth = build_corpus(tmp_path / "corpus", n_articles=90)
     flipped = next(i for i, t in enumerate(truth) if t["topic"] == "sports")

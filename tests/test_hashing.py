@@ -8,7 +8,7 @@ from sklearn.base import clone
 from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 from sklearn.pipeline import Pipeline
 
-from features.hashing import CharNgramHasher
+from ctframe.features.hashing import CharNgramHasher
 
 # Every word has at least two characters, so char_wb's n-grams up to n = 4 are all whole windows.
 TEXTS = ["أعلنت وزارة الداخلية اليوم عن إحباط مخطط إرهابي كان يستهدف منشآت حيوية",

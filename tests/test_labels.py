@@ -5,13 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from features.corpus import load_snn_paragraphs
-from features.errors import CtframeError
-from train import labels as labels_module
-from train.labels import (LabelRecord, adjudicate, check_against_corpus, import_records, kappa, load_records,
+from ctframe.features.corpus import load_snn_paragraphs
+from ctframe import CtframeError
+import ctframe as ctframe_module
+from ctframe.train.labels import (LabelRecord, adjudicate, check_against_corpus, import_records, kappa, load_records,
                           read_records, stats)
-from train.queue import make_queue
-from train.schema import LABELS_DIR
+from ctframe.train.labeling.queue import make_queue
+from ctframe.train.schema import LABELS_DIR
 
 from conftest import write_labels
 
@@ -114,7 +114,7 @@ def test_import_crash_mid_write_keeps_old_file(corpus, schema, tmp_path, monkeyp
     def crash(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(labels_module.os, "replace", crash)
+    monkeypatch.setattr(ctframe_module.os, "replace", crash)
     more = [record(t["ref"], t["topic"], t["frames"], "ann", t["sha1"]) for t in truth[1:4]]
     with pytest.raises(OSError, match="disk full"):
         import_records(more, paragraphs, schema, store)

@@ -15,7 +15,7 @@ def test_train_register_promote_and_load_over_http(tmp_path, monkeypatch):
                     "--artifacts-destination", str(tmp_path / "server-artifacts"), "--workers", "1"],
                    port, tmp_path)
     try:
-        from train.fit import train
+        from ctframe.train.fit import train
 
         truth = build_corpus(tmp_path / "corpus")
         write_labels(tmp_path / "labels", truth)

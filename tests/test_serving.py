@@ -38,7 +38,7 @@ def mlflow_server(trained):
 def ctframe_server(trained):
     root, *_ = trained
     port = free_port()
-    process = start([sys.executable, "-m", "train.cli", "serve", "--model", str(root / "champion"),
+    process = start([sys.executable, "-m", "ctframe.train.cli", "serve", "--model", str(root / "champion"),
                      "--port", str(port), "--max-body-mb", "0.05"], port, root)
     yield port
     stop(process)
@@ -46,7 +46,7 @@ def ctframe_server(trained):
 
 def cli_scores(root, texts):
     lines = "\n".join(json.dumps({"id": str(i), "text": t}, ensure_ascii=False) for i, t in enumerate(texts))
-    out = subprocess.run([sys.executable, "-m", "train.cli", "score", "--paragraphs", "--model",
+    out = subprocess.run([sys.executable, "-m", "ctframe.train.cli", "score", "--paragraphs", "--model",
                           str(root / "champion"), "-"], input=lines, capture_output=True, text=True, check=True)
     return [json.loads(line) for line in out.stdout.splitlines()]
 

@@ -15,14 +15,14 @@ def test_score_spark_matches_cli(trained, tmp_path):
     archive = tmp_path / "archive.parquet"
     pd.DataFrame({"id": [f"p{i}" for i in range(len(texts))], "text": texts}).to_parquet(archive)
     dest = tmp_path / "scored"
-    result = subprocess.run([sys.executable, "-m", "train.cli", "score-spark", str(archive), str(dest),
+    result = subprocess.run([sys.executable, "-m", "ctframe.train.cli", "score-spark", str(archive), str(dest),
                              "--model", str(root / "champion"), "--master", "local[2]"],
                             capture_output=True, text=True, cwd=root, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     spark_rows = pd.read_parquet(dest).sort_values("id").reset_index(drop=True)
 
     lines = "\n".join(json.dumps({"id": f"p{i}", "text": t}, ensure_ascii=False) for i, t in enumerate(texts))
-    cli = subprocess.run([sys.executable, "-m", "train.cli", "score", "--paragraphs", "--model", str(root / "champion"),
+    cli = subprocess.run([sys.executable, "-m", "ctframe.train.cli", "score", "--paragraphs", "--model", str(root / "champion"),
                           "-"], input=lines, capture_output=True, text=True, check=True, cwd=root)
     cli_rows = sorted((json.loads(l) for l in cli.stdout.splitlines()), key=lambda r: r["id"])
     assert list(spark_rows["id"]) == [r["id"] for r in cli_rows]
@@ -37,7 +37,7 @@ def test_score_spark_missing_column_is_a_clear_error(trained, tmp_path):
     root, *_ = trained
     archive = tmp_path / "archive.parquet"
     pd.DataFrame({"body": ["نص"]}).to_parquet(archive)
-    result = subprocess.run([sys.executable, "-m", "train.cli", "score-spark", str(archive), str(tmp_path / "out"),
+    result = subprocess.run([sys.executable, "-m", "ctframe.train.cli", "score-spark", str(archive), str(tmp_path / "out"),
                              "--model", str(root / "champion"), "--master", "local[1]"],
                             capture_output=True, text=True, cwd=root, timeout=600)
     assert result.returncode == 2 and "no 'text' column" in result.stderr

@@ -6,10 +6,10 @@ import zipfile
 
 import pytest
 
-from features.corpus import MAX_INPUT_BYTES, iter_inputs, iter_snn_articles, load_snn_paragraphs
-from features.errors import CtframeError
-from features.normalize import ArabicNormalizer
-from features.segment import segment_article, split_paragraphs, text_sha1
+from ctframe.features.corpus import MAX_INPUT_BYTES, iter_inputs, iter_snn_articles, load_snn_paragraphs
+from ctframe import CtframeError
+from ctframe.features.normalize import ArabicNormalizer
+from ctframe.features.segment import segment_article, split_paragraphs, text_sha1
 
 
 def test_split_on_newlines_and_drop_empty():

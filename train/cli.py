@@ -1,4 +1,6 @@
-"""The ``ctframe`` command line: train, score, promote, export, labels."""
+"""The ``ctframe`` command line. Each command parses its options and calls one library function with
+keyword arguments; the work (and every default) lives in that function's module. Imports are lazy, so a
+command loads only what it uses."""
 from __future__ import annotations
 
 import argparse
@@ -6,140 +8,148 @@ import json
 import sys
 from pathlib import Path
 
-from features.errors import CtframeError
+from ctframe import CHAMPION_DIR, CtframeError
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _data_overrides(args) -> dict:
+    """Config overrides from the --corpus / --labels / --skip-stale options."""
+    overrides = {}
+    if getattr(args, "corpus", None):
+        overrides["corpus"] = {"path": args.corpus}
+    labels = {k: v for k, v in (("path", getattr(args, "labels", None)),
+                                ("skip_stale", getattr(args, "skip_stale", False))) if v}
+    if labels:
+        overrides["labels"] = labels
+    return overrides
 
 
 def cmd_train(args) -> None:
-    from train.fit import train
+    from ctframe.train.fit import train
 
-    overrides = {}
-    if args.corpus:
-        overrides["corpus"] = {"path": args.corpus}
-    if args.labels or args.skip_stale:
-        overrides["labels"] = {k: v for k, v in (("path", args.labels), ("skip_stale", args.skip_stale)) if v}
-    summary = train(args.config, overrides, register=not args.no_register, export_dir=Path(args.export_dir),
-                    log=lambda m: print(m, file=sys.stderr))
+    summary = train(args.config, _data_overrides(args), register=not args.no_register,
+                    export_dir=Path(args.export_dir), log=_log)
     print(json.dumps(summary, indent=2, ensure_ascii=False))
 
 
-def cmd_score(args) -> None:
-    from train.score import score
+def cmd_evaluate(args) -> None:
+    from ctframe.train.evaluate import evaluate_exported
 
-    count = score(args.inputs, args.model, args.output, args.paragraphs, args.summary, args.batch_size, args.jobs,
-                  args.resume)
+    report = evaluate_exported(args.model, split="test" if args.test else "holdout", config_path=args.config,
+                               overrides=_data_overrides(args))
+    print(json.dumps(report, indent=2, ensure_ascii=False) if args.json else report["table"])
+
+
+def cmd_score(args) -> None:
+    from ctframe.train.serving.score import score
+
+    count = score(args.inputs, model_dir=args.model, out=args.output, as_paragraphs=args.paragraphs,
+                  summary=args.summary, batch_size=args.batch_size, jobs=args.jobs, resume=args.resume)
     if args.output not in (None, "-"):
-        print(f"ctframe: scored {count} paragraphs → {args.output}", file=sys.stderr)
+        _log(f"ctframe: scored {count} paragraphs → {args.output}")
 
 
 def cmd_score_spark(args) -> None:
-    from train.spark import score_spark
+    from ctframe.train.serving.spark import score_spark
 
-    count = score_spark(args.source, args.dest, args.model, args.text_column, args.master)
-    print(f"ctframe: scored {count} rows → {args.dest}", file=sys.stderr)
+    count = score_spark(args.source, args.dest, model_dir=args.model, text_column=args.text_column,
+                        master=args.master)
+    _log(f"ctframe: scored {count} rows → {args.dest}")
 
 
 def cmd_serve(args) -> None:
-    from train.serve import serve
+    from ctframe.train.serving.serve import serve
 
-    print(f"ctframe: serving {args.model} on http://{args.host}:{args.port}/invocations", file=sys.stderr)
-    serve(args.model, args.host, args.port, int(args.max_body_mb * 1024 * 1024))
+    _log(f"ctframe: serving {args.model} on http://{args.host}:{args.port}/invocations")
+    serve(args.model, host=args.host, port=args.port, max_body_bytes=int(args.max_body_mb * 1024 * 1024))
 
 
 def cmd_experiment_run(args) -> None:
-    from train.experiment import run_experiment
+    from ctframe.train.search.experiment import run_experiment
 
-    summary = run_experiment(args.file, args.jobs, Path(args.export_dir), register=not args.no_register,
-                             outlets=not args.no_outlets, log=lambda m: print(m, file=sys.stderr))
+    summary = run_experiment(args.file, jobs=args.jobs, export_dir=Path(args.export_dir),
+                             register=not args.no_register, outlets=not args.no_outlets, log=_log)
     print(json.dumps(summary, indent=2, ensure_ascii=False))
 
 
 def cmd_compare(args) -> None:
-    from train import tracking
-    from train.compare import compare
+    from ctframe.train.search.compare import compare
 
-    tracking.start(args.mlflow_experiment)
-    print(compare(args.experiment, args.json, Path(args.report) if args.report else None))
+    print(compare(args.experiment, as_json=args.json, report_dir=Path(args.report) if args.report else None,
+                  mlflow_experiment=args.mlflow_experiment))
     if args.report:
-        print(f"ctframe: report → {Path(args.report) / 'report.html'}", file=sys.stderr)
+        _log(f"ctframe: report → {Path(args.report) / 'report.html'}")
 
 
 def cmd_promote(args) -> None:
-    from train import tracking
+    from ctframe.train.fit import promote_run
 
-    tracking.start(args.experiment)
-    version = tracking.registered_version(args.model_name, args.run_id)
-    if version is None:
-        from train.fit import register_run
-
-        version = register_run(args.run_id, log=lambda m: print(m, file=sys.stderr))
-    print(f"champion → {tracking.promote(args.model_name, version, Path(args.dest))}")
+    print(f"champion → {promote_run(args.run_id, model_name=args.model_name, experiment=args.experiment, dest=Path(args.dest), log=_log)}")
 
 
 def cmd_export(args) -> None:
-    from train import tracking
+    from ctframe.train import tracking
 
     tracking.start(args.experiment)
     print(f"exported → {tracking.export_champion(args.model_name, Path(args.dest))}")
 
 
-def _corpus_index(corpus):
-    from features.corpus import load_snn_paragraphs
-
-    return {p.id: p for p in load_snn_paragraphs(corpus)}
-
-
 def cmd_labels_queue(args) -> None:
-    from train.labels import load_records
-    from train.queue import batch_refs, make_queue, write_batch
-    from train.schema import load_schema
+    from ctframe.train.labeling.queue import queue
 
-    schema = load_schema()
-    paragraphs = list(_corpus_index(args.corpus).values())
-    exclude = {r.ref for r in load_records(schema, Path(args.labels))} | batch_refs(args.exclude)
-    model = None
-    if args.model:
-        from train.pyfunc import load_model
-
-        model = load_model(Path(args.model) / "artifacts" / "ctframe.skops")
-    picked = make_queue(paragraphs, schema, args.n, exclude=exclude, random_share=args.random_share,
-                        uncertain_share=args.uncertain_share, model=model, seed=args.seed)
-    write_batch(Path(args.output), picked)
-    print(f"ctframe: wrote {len(picked)} paragraphs to {args.output}", file=sys.stderr)
+    count = queue(args.output, args.n, labels_dir=args.labels, corpus=args.corpus, exclude_batches=args.exclude,
+                  random_share=args.random_share, uncertain_share=args.uncertain_share, model_dir=args.model,
+                  seed=args.seed)
+    _log(f"ctframe: wrote {count} paragraphs to {args.output}")
 
 
 def cmd_labels_import(args) -> None:
-    from train.labels import import_records, read_records
-    from train.schema import load_schema
+    from ctframe.train.labeling.store import import_files
 
-    schema = load_schema()
-    new = [r for path in args.files for r in read_records(Path(path), schema, args.annotator)]
-    outcome = import_records(new, _corpus_index(args.corpus), schema, Path(args.labels))
+    outcome = import_files(args.files, labels_dir=args.labels, corpus=args.corpus, annotator=args.annotator,
+                           batch=args.batch)
     for what, count in sorted(outcome.items()):
         print(f"{what}: {count}")
 
 
-def cmd_labels_suspects(args) -> None:
-    from train.config import load_config
-    from train.dataset import dataset_for
-    from train.queue import write_batch
-    from train.schema import load_schema
-    from train.suspects import find_suspects
+def cmd_labels_studio_import(args) -> None:
+    from ctframe.train.labeling.store import import_files
 
-    schema = load_schema()
-    config = load_config(args.config, {"labels": {"path": args.labels, "skip_stale": args.skip_stale},
-                                       "corpus": {"path": args.corpus}})
-    data = dataset_for(config, schema)
-    picked = find_suspects(config, schema, data, args.n)
-    write_batch(Path(args.output), picked)
-    print(f"ctframe: wrote {len(picked)} disputed paragraphs to {args.output} for re-reading", file=sys.stderr)
+    outcome = import_files(args.files, labels_dir=args.labels, corpus=args.corpus, annotator=args.annotator,
+                           label_studio=True)
+    for what, count in sorted(outcome.items()):
+        print(f"{what}: {count}")
+
+
+def cmd_labels_studio_export(args) -> None:
+    from ctframe.train.labeling.labelstudio import export_tasks
+
+    config = export_tasks(args.batch, args.output, model_dir=args.model)
+    _log(f"ctframe: wrote Label Studio tasks to {args.output} (labeling config: {config})")
+
+
+def cmd_labels_suspects(args) -> None:
+    from ctframe.train.labeling.suspects import write_suspects
+
+    count = write_suspects(args.output, args.n, config_path=args.config, overrides=_data_overrides(args))
+    _log(f"ctframe: wrote {count} disputed paragraphs to {args.output} for re-reading")
+
+
+def cmd_labels_curve(args) -> None:
+    from ctframe.train.labeling.curve import learning_curve
+
+    result = learning_curve(args.config, overrides=_data_overrides(args), output=Path(args.output),
+                            fractions=args.fractions, log=_log)
+    print(json.dumps(result["rows"], indent=2) if args.json else result["table"])
 
 
 def cmd_labels_stats(args) -> None:
-    from train.labels import load_records, stats
-    from train.schema import load_schema
+    from ctframe.train.labeling.store import label_stats
 
-    schema = load_schema()
-    result = stats(load_records(schema, Path(args.labels)), _corpus_index(args.corpus), schema)
+    result = label_stats(labels_dir=args.labels, corpus=args.corpus)
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False))
         return
@@ -148,82 +158,47 @@ def cmd_labels_stats(args) -> None:
 
 
 def cmd_labels_export(args) -> None:
-    from train.labels import check_against_corpus, final_labels, group_by_ref, load_records, write_atomically
-    from train.schema import load_schema
+    from ctframe.train.labeling.store import export_labels
 
-    schema = load_schema()
-    paragraphs = _corpus_index(args.corpus)
-    records = check_against_corpus(load_records(schema, Path(args.labels)), paragraphs, args.skip_stale)
-    groups = group_by_ref(records)
-    lines = []
-    for ref, (topic, frames) in sorted(final_labels(records).items()):
-        row = {"id": ref, "topic": topic, "frames": list(frames),
-               "annotator": "+".join(sorted({r.annotator for r in groups[ref]}))}
-        if args.with_text:
-            row["text"] = paragraphs[ref].text
-        lines.append(json.dumps(row, ensure_ascii=False))
-    write_atomically(Path(args.output), lines)
-    print(f"ctframe: exported {len(lines)} labeled paragraphs to {args.output}", file=sys.stderr)
-
-
-def cmd_labels_studio_export(args) -> None:
-    from train.labelstudio import labeling_config, tasks_from_batch
-    from train.labels import write_atomically
-    from train.schema import load_schema
-
-    from features.corpus import read_jsonl
-
-    batch = [row for _, row in read_jsonl(args.batch)]
-    predictions, version = None, ""
-    if args.model:
-        from train.score import load_pyfunc, records
-
-        scored = records(load_pyfunc(args.model), [(row["ref"], 0, row["text"]) for row in batch])
-        predictions = [{"topic": s["topic"], "frames": s["frames"], "score": max(s["topic_scores"].values())}
-                       for s in scored]
-        version = str(args.model)
-    write_atomically(Path(args.output), [json.dumps(tasks_from_batch(batch, predictions, version), ensure_ascii=False)])
-    config = Path(args.output).with_suffix(".xml")
-    write_atomically(config, [labeling_config(load_schema())])
-    print(f"ctframe: wrote {len(batch)} Label Studio tasks to {args.output} (labeling config: {config})",
-          file=sys.stderr)
-
-
-def cmd_labels_studio_import(args) -> None:
-    from train.labels import import_records
-    from train.labelstudio import records_from_export
-    from train.schema import load_schema
-
-    schema = load_schema()
-    new = [r for path in args.files for r in records_from_export(Path(path), schema, args.annotator)]
-    for what, count in sorted(import_records(new, _corpus_index(args.corpus), schema, Path(args.labels)).items()):
-        print(f"{what}: {count}")
+    count = export_labels(args.output, labels_dir=args.labels, corpus=args.corpus, with_text=args.with_text,
+                          skip_stale=args.skip_stale)
+    _log(f"ctframe: exported {count} labeled paragraphs to {args.output}")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from train.labels import ANNOTATIONS_DIR
-    from train.tracking import CHAMPION_DIR
+    from ctframe.train.labeling.queue import RANDOM_SHARE, UNCERTAIN_SHARE
+    from ctframe.train.labels import ANNOTATIONS_DIR
+    from ctframe.train.serving.score import BATCH_SIZE
+    from ctframe.train.serving.serve import HOST, MAX_BODY_BYTES, PORT
 
     parser = argparse.ArgumentParser(prog="ctframe", description="Topic and counter-terrorism framing of "
                                      "Arabic news paragraphs: train, track, export, score.")
     sub = parser.add_subparsers(dest="command", required=True)
+    data = argparse.ArgumentParser(add_help=False)
+    data.add_argument("--corpus", help="SaudiNewsNet folder (default: $CTFRAME_CORPUS or ../shared/corpora/saudinewsnet)")
+    data.add_argument("--labels", help=f"label folder (default: {ANNOTATIONS_DIR})")
+    data.add_argument("--skip-stale", action="store_true", help="leave out (and report) labels whose paragraph changed")
 
-    p = sub.add_parser("train", help="train on the labels, log to MLflow, register, maybe promote")
+    p = sub.add_parser("train", parents=[data], help="train on the labels, log to MLflow, register, maybe promote")
     p.add_argument("config", nargs="?", help="experiment YAML (default: the embedded defaults)")
-    p.add_argument("--corpus", help="SaudiNewsNet folder (default: $CTFRAME_CORPUS or ../shared/corpora/saudinewsnet)")
-    p.add_argument("--labels", help=f"label folder (default: {ANNOTATIONS_DIR})")
-    p.add_argument("--skip-stale", action="store_true", help="leave out (and report) labels whose paragraph changed")
     p.add_argument("--no-register", action="store_true", help="log the run but do not register or promote")
     p.add_argument("--export-dir", default=str(CHAMPION_DIR), help="where a new champion is exported")
     p.set_defaults(func=cmd_train)
 
+    p = sub.add_parser("evaluate", parents=[data], help="score an exported model on the holdout or the frozen test set")
+    p.add_argument("--model", default=str(CHAMPION_DIR), help="exported model folder (default: models/champion)")
+    p.add_argument("--test", action="store_true", help="the frozen test set (labels/test) instead of the holdout")
+    p.add_argument("--config", help="config naming the labels and holdout dates (default: the embedded defaults)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+
     p = sub.add_parser("score", help="score articles or paragraphs; JSONL out, one line per paragraph")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help=".txt article, .jsonl of {id,text}, a folder, or -")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help=".txt article, .jsonl of {id,text}, .zip, a folder, or -")
     p.add_argument("--paragraphs", action="store_true", help="each text is one paragraph (no segmentation)")
     p.add_argument("--model", default=str(CHAMPION_DIR), help="exported MLflow model (default: models/champion)")
     p.add_argument("-o", "--output", help="output JSONL (default: stdout); written whole or not at all")
     p.add_argument("--summary", metavar="FILE", help="also write one summary line per article to FILE")
-    p.add_argument("--batch-size", type=int, default=512, help="paragraphs per model call")
+    p.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="paragraphs per model call")
     p.add_argument("--jobs", type=int, default=1, help="worker processes (0: all cores)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from OUTPUT.part")
     p.set_defaults(func=cmd_score)
@@ -238,9 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="REST scoring server (MLflow's) with a request-size limit")
     p.add_argument("--model", default=str(CHAMPION_DIR))
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=5001)
-    p.add_argument("--max-body-mb", type=float, default=5.0, help="larger requests get HTTP 413")
+    p.add_argument("--host", default=HOST)
+    p.add_argument("--port", type=int, default=PORT)
+    p.add_argument("--max-body-mb", type=float, default=MAX_BODY_BYTES / 2**20, help="larger requests get HTTP 413")
     p.set_defaults(func=cmd_serve)
 
     experiment = sub.add_parser("experiment", help="run a search of configs as MLflow child runs").add_subparsers(
@@ -253,9 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--export-dir", default=str(CHAMPION_DIR), help="where a new champion is exported")
     p.set_defaults(func=cmd_experiment_run)
 
-    p = sub.add_parser("compare", help="experiment runs side by side, best first; --report writes report.html")
+    p = sub.add_parser("compare", help="runs side by side, best first; --report writes report.html")
     p.add_argument("experiment", nargs="?", help="experiment name (file stem) or parent run id "
-                   "(default: the latest run of every experiment)")
+                   "(default: the latest run of every experiment, and the training runs)")
     p.add_argument("--json", action="store_true", help="the same rows as JSON")
     p.add_argument("--report", metavar="DIR", help="also write DIR/report.html with the plots")
     p.add_argument("--mlflow-experiment", default="ctframe", help="MLflow experiment holding the runs")
@@ -280,16 +255,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = labels.add_parser("queue", parents=[common], help="choose the next paragraphs to label")
     p.add_argument("-n", type=int, default=200, help="how many paragraphs")
     p.add_argument("-o", "--output", required=True, help="batch file to write (JSONL, with text)")
-    p.add_argument("--random-share", type=float, default=0.3, help="share drawn uniformly at random")
-    p.add_argument("--uncertain-share", type=float, default=0.3, help="share chosen by model uncertainty (--model)")
+    p.add_argument("--random-share", type=float, default=RANDOM_SHARE, help="share drawn uniformly at random")
+    p.add_argument("--uncertain-share", type=float, default=UNCERTAIN_SHARE,
+                   help="share chosen by model uncertainty (with --model)")
     p.add_argument("--model", help="exported model folder, for uncertainty sampling")
     p.add_argument("--exclude", nargs="*", default=[], help="earlier batch files whose paragraphs to skip")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_labels_queue)
 
     p = labels.add_parser("import", parents=[common], help="validate and merge annotated batches")
-    p.add_argument("files", nargs="+", help="JSONL records {ref, sha1, topic, frames, annotator}")
-    p.add_argument("--annotator", help="annotator for records that name none")
+    p.add_argument("files", nargs="+", help="JSONL records {ref, sha1, topic, frames, annotator}, or with "
+                   "--batch, answers {n, topic, frames} to that batch's lines")
+    p.add_argument("--batch", help="the queue batch the answers refer to by line number `n`")
+    p.add_argument("--annotator", help="annotator for records that name none (required with --batch)")
     p.set_defaults(func=cmd_labels_import)
 
     p = labels.add_parser("studio-export", help="a queue batch as Label Studio tasks (+ labeling config .xml)")
@@ -303,14 +281,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--annotator", help="annotator name (default: labelstudio-<completed_by>)")
     p.set_defaults(func=cmd_labels_studio_import)
 
-    p = labels.add_parser("suspects", parents=[common], help="likely label errors (confident learning) as a "
+    p = labels.add_parser("suspects", parents=[data], help="likely label errors (confident learning) as a "
                           "re-read batch")
     p.add_argument("config", nargs="?", help="config whose out-of-fold predictions judge the labels "
                    "(default: the embedded defaults)")
     p.add_argument("-n", type=int, default=100, help="how many paragraphs")
     p.add_argument("-o", "--output", required=True, help="batch file to write (JSONL, with text and why)")
-    p.add_argument("--skip-stale", action="store_true")
     p.set_defaults(func=cmd_labels_suspects)
+
+    p = labels.add_parser("curve", parents=[data], help="learning curve: F1 per label at growing shares of the "
+                          "labels (grouped by article); PNG + MLflow + table")
+    p.add_argument("config", nargs="?", help="config to fit (default: the embedded defaults)")
+    p.add_argument("-o", "--output", default="curve.png", help="PNG to write (default: curve.png)")
+    p.add_argument("--fractions", type=float, nargs="+", default=[0.25, 0.5, 0.75, 1.0])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_labels_curve)
 
     p = labels.add_parser("stats", parents=[common], help="label counts and agreement")
     p.add_argument("--json", action="store_true")

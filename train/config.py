@@ -6,43 +6,26 @@ from pathlib import Path
 
 import yaml
 
-from features.errors import CtframeError
-
-# Each model family's parameters and their defaults. Choosing a family in a config starts its `model`
-# section from these; a key the family does not have is an error.
-MODEL_DEFAULTS: dict[str, dict] = {
-    "linear_svc": {"C": 0.5, "class_weight": "balanced", "tol": 0.01, "inner_folds": 3},
-    "logreg": {"C": 20.0, "class_weight": "balanced", "inner_folds": 3},
-    "fasttext": {"dim": 50, "epoch": 20, "lr": 0.5, "minn": 2, "maxn": 5, "word_ngrams": 2,
-                 "bucket": 500_000, "inner_folds": 3},
-    "keywords": {},
-}
-# Families whose fitted models are exported and served (the others are peers to compare against).
-EXPORTABLE_FAMILIES = ("linear_svc", "logreg")
-# The config sections each family reads; the others are neither used nor logged for it.
-FAMILY_SECTIONS = {"linear_svc": ("normalize", "features", "model", "frames"),
-                   "logreg": ("normalize", "features", "model", "frames"),
-                   "fasttext": ("normalize", "model", "frames"),
-                   "keywords": ("normalize", "model")}
+from ctframe import CtframeError
+from ctframe.train import families
 
 DEFAULTS: dict = {
     "corpus": {"path": None},  # null: $CTFRAME_CORPUS, else ../shared/corpora/saudinewsnet
-    "labels": {"path": None, "skip_stale": False},  # null: labels/annotations
+    # null: labels/annotations, labels/schema.yaml, and the test set beside the annotations (labels/test)
+    "labels": {"path": None, "schema": None, "test": None, "skip_stale": False},
     "normalize": {"diacritics": True, "tatweel": True, "alef": True, "alef_maqsura": True,
                   "ta_marbuta": False, "digits": True, "whitespace": True},
     "features": {"analyzer": "char_wb", "ngram_range": [2, 5], "hashing": 262144, "min_df": 2, "max_df": 1.0,
                  "sublinear_tf": True, "max_features": None, "word_ngrams": None},
-    "model": {"family": "linear_svc", **MODEL_DEFAULTS["linear_svc"]},
+    "model": {"family": "linear_svc", **families.get("linear_svc").defaults()},  # a family's keys: its __init__
     "frames": {"threshold": "tuned"},  # "tuned" on out-of-fold predictions, or a fixed probability
-    "evaluation": {"folds": 5, "holdout_dates": ["2015-08-08", "2015-08-09"]},
+    # The frozen test set's dates (labels/test/) are never in training or selection, whatever this says.
+    "evaluation": {"folds": 5, "holdout_dates": ["2015-08-06", "2015-08-07"]},
     "mlflow": {"experiment": "ctframe", "registered_model": "ctframe"},
     "seed": 0,
 }
 
-CHOICES = {
-    ("features", "analyzer"): ("char", "char_wb"),
-    ("model", "family"): tuple(MODEL_DEFAULTS),
-}
+CHOICES = {("features", "analyzer"): ("char", "char_wb")}
 
 
 def merge(base: dict, override: dict, where: str = "") -> dict:
@@ -58,10 +41,7 @@ def merge(base: dict, override: dict, where: str = "") -> dict:
                 raise CtframeError(f"config key {path!r} must be a mapping")
             start = base[key]
             if path == "model" and value.get("family", start["family"]) != start["family"]:
-                family = value["family"]
-                if family not in MODEL_DEFAULTS:
-                    raise CtframeError(f"config model.family = {family!r}; expected one of {tuple(MODEL_DEFAULTS)}")
-                start = {"family": family, **MODEL_DEFAULTS[family]}
+                start = {"family": value["family"], **families.get(value["family"]).defaults()}
             merged[key] = merge(start, value, path)
         else:
             merged[key] = value
@@ -69,6 +49,7 @@ def merge(base: dict, override: dict, where: str = "") -> dict:
 
 
 def validate(config: dict) -> dict:
+    families.get(config["model"]["family"])
     for (section, key), allowed in CHOICES.items():
         if config[section][key] not in allowed:
             raise CtframeError(f"config {section}.{key} = {config[section][key]!r}; expected one of {allowed}")
@@ -119,5 +100,5 @@ def flatten(config: dict, prefix: str = "") -> dict[str, object]:
 
 def model_params(config: dict) -> dict[str, object]:
     """The flattened params that shape the model of the config's family (what runs are compared on)."""
-    sections = FAMILY_SECTIONS[config["model"]["family"]]
+    sections = families.get(config["model"]["family"]).sections()
     return {k: v for k, v in flatten(config).items() if k.split(".")[0] in sections + ("seed",)}

@@ -1,17 +1,27 @@
-"""Labeled dataset assembly: corpus paragraphs + adjudicated stand-off labels → arrays for fitting."""
+"""Labeled dataset assembly: corpus paragraphs + adjudicated stand-off labels → arrays for fitting.
+
+Two datasets come out of ``labels/``: the training set (``labels/annotations``: cross-validation,
+holdout, final fit) and the frozen test set (``labels/test``: reported, never used to fit or select).
+Every paragraph dated on a test date, and every paragraph whose text is in the test set, is kept out of
+the training set, whatever the annotations hold.
+"""
 from __future__ import annotations
 
+import functools
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import yaml
 
-from features.corpus import corpus_files, load_snn_paragraphs
-from features.errors import CtframeError
-from features.segment import Paragraph, text_sha1
-from train.labels import ANNOTATIONS_DIR, check_against_corpus, final_labels, load_records
-from train.schema import Schema
+from ctframe import LABELS_DIR, CtframeError
+from ctframe.features.corpus import corpus_files, load_snn_paragraphs
+from ctframe.features.segment import Paragraph, text_sha1
+from ctframe.train.labels import ANNOTATIONS_DIR, check_against_corpus, final_labels, load_records
+from ctframe.train.schema import Schema
+
+TEST_DIR = LABELS_DIR / "test"
 
 
 @dataclass
@@ -21,6 +31,7 @@ class Dataset:
     frames: list[tuple[str, ...]]
     groups: np.ndarray  # articles, joined when they share an identical paragraph
     fingerprint: str
+    strata: np.ndarray = field(default_factory=lambda: np.array([]))  # test set: each paragraph's sampling stratum
 
     @property
     def texts(self) -> list[str]:
@@ -33,7 +44,48 @@ class Dataset:
     def subset(self, mask: np.ndarray) -> "Dataset":
         idx = np.flatnonzero(mask)
         return Dataset([self.paragraphs[i] for i in idx], self.topics[idx], [self.frames[i] for i in idx],
-                       self.groups[idx], self.fingerprint)
+                       self.groups[idx], self.fingerprint, self.strata[idx] if len(self.strata) else self.strata)
+
+
+@dataclass(frozen=True)
+class TestDesign:
+    """The frozen test set's design (``labels/test/design.yaml``) and its sample (``sample.jsonl``)."""
+
+    folder: Path
+    dates: frozenset[str]
+    seed: int
+    strata: dict[str, int]
+    sample: dict[str, tuple[str, str]]  # ref → (sha1, stratum)
+
+    @property
+    def texts(self) -> set[str]:
+        return {sha1 for sha1, _ in self.sample.values()}
+
+
+def load_test_design(folder: Path) -> TestDesign | None:
+    """The test design in ``folder``, or None when the folder has none (e.g. a small experiment's labels)."""
+    from ctframe.features.corpus import read_jsonl
+
+    folder = Path(folder)
+    if not (folder / "design.yaml").is_file():
+        return None
+    design = yaml.safe_load((folder / "design.yaml").read_text(encoding="utf-8"))
+    sample = {}
+    if (folder / "sample.jsonl").is_file():
+        sample = {row["ref"]: (row["sha1"], row["stratum"]) for _, row in read_jsonl(folder / "sample.jsonl")}
+    return TestDesign(folder, frozenset(design["dates"]), design["seed"], dict(design["strata"]), sample)
+
+
+def corpus_index(corpus_path=None) -> dict[str, Paragraph]:
+    """Every corpus paragraph by id (the index stand-off labels are resolved against). Read once per
+    process while the corpus files are unchanged; callers must not modify it."""
+    files = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in corpus_files(corpus_path))
+    return _index(corpus_path, files)
+
+
+@functools.lru_cache(maxsize=2)
+def _index(corpus_path, files: tuple) -> dict[str, Paragraph]:
+    return {p.id: p for p in load_snn_paragraphs(corpus_path)}
 
 
 def duplicate_aware_groups(paragraphs: list[Paragraph]) -> np.ndarray:
@@ -55,30 +107,76 @@ def duplicate_aware_groups(paragraphs: list[Paragraph]) -> np.ndarray:
     return np.array([ids[r] for r in roots])
 
 
-def fingerprint(label_dir: Path, corpus_path=None) -> str:
+def fingerprint(label_dirs: list[Path], corpus_path=None) -> str:
     """sha256 over the label files and the corpus zips: identifies the data a run saw."""
     digest = hashlib.sha256()
-    for path in sorted(Path(label_dir).glob("*.jsonl")) + corpus_files(corpus_path):
+    files = [path for folder in label_dirs for path in sorted(Path(folder).rglob("*")) if path.is_file()]
+    for path in files + corpus_files(corpus_path):
         digest.update(path.name.encode())
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 
 
-def load_dataset(schema: Schema, label_dir: Path | None = None, corpus_path=None,
-                 skip_stale: bool = False) -> Dataset:
-    """The labeled paragraphs with their adjudicated labels, resolved against the corpus."""
-    label_dir = Path(label_dir or ANNOTATIONS_DIR)
+def _labeled(schema: Schema, label_dir: Path, index: dict[str, Paragraph], skip_stale: bool):
     records = load_records(schema, label_dir)
     if not records:
         raise CtframeError(f"no labels found in {label_dir}")
-    by_id = {p.id: p for p in load_snn_paragraphs(corpus_path)}
-    labels = final_labels(check_against_corpus(records, by_id, skip_stale))
-    paragraphs = [by_id[ref] for ref in sorted(labels)]
+    return final_labels(check_against_corpus(records, index, skip_stale))
+
+
+def _dataset(refs: list[str], labels: dict, index: dict[str, Paragraph], fingerprint_: str) -> Dataset:
+    paragraphs = [index[ref] for ref in refs]
     return Dataset(paragraphs, np.array([labels[p.id][0] for p in paragraphs]),
-                   [labels[p.id][1] for p in paragraphs], duplicate_aware_groups(paragraphs),
-                   fingerprint(label_dir, corpus_path))
+                   [labels[p.id][1] for p in paragraphs], duplicate_aware_groups(paragraphs), fingerprint_)
+
+
+def load_dataset(schema: Schema, label_dir: Path | None = None, corpus_path=None, skip_stale: bool = False,
+                 test_dir: Path | None = None) -> Dataset:
+    """The labeled training paragraphs with their adjudicated labels, resolved against the corpus; nothing
+    dated on a test date nor sharing a test paragraph's text (``test_dir``: default beside ``label_dir``)."""
+    label_dir = Path(label_dir or ANNOTATIONS_DIR)
+    test_dir = Path(test_dir or label_dir.parent / "test")
+    index = corpus_index(corpus_path)
+    labels = _labeled(schema, label_dir, index, skip_stale)
+    design = load_test_design(test_dir)
+    refs = sorted(labels)
+    if design is not None:
+        test_texts = design.texts
+        refs = [r for r in refs if index[r].date not in design.dates and index[r].sha1 not in test_texts]
+    return _dataset(refs, labels, index, fingerprint([label_dir], corpus_path))
+
+
+def load_test_set(schema: Schema, test_dir: Path = TEST_DIR, corpus_path=None) -> Dataset:
+    """The frozen test set: its sample, labeled by the majority of its readings (``test_dir/readings``)."""
+    design = load_test_design(test_dir)
+    if design is None or not design.sample:
+        raise CtframeError(f"no test set in {test_dir} (design.yaml and sample.jsonl)")
+    index = corpus_index(corpus_path)
+    labels = _labeled(schema, Path(test_dir) / "readings", index, skip_stale=False)
+    unread = sorted(set(design.sample) - set(labels))
+    if unread:
+        raise CtframeError(f"{len(unread)} test paragraph(s) have no reading yet, first: {unread[0]}")
+    refs = sorted(design.sample)
+    data = _dataset(refs, labels, index, fingerprint([Path(test_dir)], corpus_path))
+    data.strata = np.array([design.sample[ref][1] for ref in refs])
+    return data
+
+
+def test_dir_for(config: dict) -> Path:
+    """The test set folder of a config: ``labels.test``, else ``test/`` beside the annotations."""
+    labels = config["labels"]
+    return Path(labels["test"] or Path(labels["path"] or ANNOTATIONS_DIR).parent / "test")
 
 
 def dataset_for(config: dict, schema: Schema) -> Dataset:
-    """The labeled dataset a config's ``labels`` and ``corpus`` sections name."""
-    return load_dataset(schema, config["labels"]["path"], config["corpus"]["path"], config["labels"]["skip_stale"])
+    """The labeled training dataset a config's ``labels`` and ``corpus`` sections name."""
+    labels = config["labels"]
+    return load_dataset(schema, labels["path"], config["corpus"]["path"], labels["skip_stale"], test_dir_for(config))
+
+
+def test_set_for(config: dict, schema: Schema) -> Dataset | None:
+    """The config's frozen test set, or None where its labels have none."""
+    design = load_test_design(test_dir_for(config))
+    if design is None or not design.sample:
+        return None
+    return load_test_set(schema, design.folder, config["corpus"]["path"])

@@ -14,8 +14,8 @@ from sklearn.metrics import ConfusionMatrixDisplay, precision_recall_fscore_supp
 from sklearn.model_selection import GroupKFold  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from train.dataset import Dataset  # noqa: E402
-from train.model import FrameModel  # noqa: E402
+from ctframe.train.dataset import Dataset  # noqa: E402
+from ctframe.train.model import FrameModel  # noqa: E402
 
 
 @dataclass
@@ -91,3 +91,37 @@ def plot_confusion(pred: Predictions, topics: list[str], title: str, path: Path)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def evaluate_exported(model_dir, *, split: str = "test", config_path=None, overrides: dict | None = None) -> dict:
+    """Score an exported model on the frozen test set: metrics overall and per sampling stratum, and a
+    table. Only the test set is unseen by an exported model (it was fitted on every training label)."""
+    from ctframe import CtframeError
+    from ctframe.train.config import load_config
+    from ctframe.train.dataset import test_set_for
+    from ctframe.train.families import load_exported
+    from ctframe.train.schema import load_schema
+
+    if split != "test":
+        raise CtframeError("an exported model was fitted on every training label, holdout included; "
+                           "only the frozen test set (--test) is unseen by it")
+    config = load_config(config_path, overrides)
+    test = test_set_for(config, load_schema(config["labels"]["schema"]))
+    if test is None:
+        raise CtframeError("no frozen test set beside the labels (labels/test: design.yaml, sample.jsonl, readings/)")
+    model = load_exported(model_dir)
+    pred = predict(model, test)
+    result = {"model": str(model_dir), "paragraphs": len(test.texts),
+              "all": metrics(pred, list(model.topics), list(model.frames), "test")}
+    for stratum in sorted(set(test.strata)):
+        mask = test.strata == stratum
+        part = Predictions(*(getattr(pred, f)[mask] for f in Predictions.__dataclass_fields__))
+        result[stratum] = metrics(part, list(model.topics), list(model.frames), "test")
+        result[stratum]["paragraphs"] = int(mask.sum())
+    rows = [("all", result["paragraphs"], result["all"])] + [(s, result[s]["paragraphs"], result[s])
+                                                              for s in sorted(set(test.strata))]
+    header = f"{'test set':<10}{'n':>6}{'topic':>8}{'frames':>8}" + "".join(f"{f[:14]:>16}" for f in model.frames)
+    lines = [header] + [f"{name:<10}{n:>6}{m['test.topic.macro_f1']:>8.3f}{m['test.frames.macro_f1']:>8.3f}"
+                        + "".join(f"{m[f'test.frames.{f}.f1']:>16.3f}" for f in model.frames) for name, n, m in rows]
+    result["table"] = "\n".join(lines) + "\n(macro-F1 for topic and frames; F1 per frame)"
+    return result

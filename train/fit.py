@@ -1,9 +1,9 @@
 """`ctframe train`: the whole training path, top to bottom.
 
-config → labeled dataset → grouped CV on the development dates → temporal holdout → MLflow run (params,
-metrics, plots, predictions, data fingerprint, git commit) → final fit on every label → registered model →
-champion rule → ``models/champion``. ``ctframe experiment run`` reuses ``evaluate``, ``log_evaluation`` and
-``finalize`` for each config of a search.
+config → labeled dataset → grouped CV on the development dates → temporal holdout (and the frozen test
+set, reported only) → MLflow run (params, metrics, plots, predictions, data fingerprint, git commit) → final
+fit on every label → registered model → champion rule → ``models/champion``. ``ctframe experiment run``
+reuses ``evaluate``, ``log_evaluation`` and ``finalize`` for each config of a search.
 """
 from __future__ import annotations
 
@@ -19,38 +19,38 @@ import yaml
 from mlflow import MlflowClient
 from sklearn.base import clone
 
-from features.errors import CtframeError
-from train import tracking
-from train.config import EXPORTABLE_FAMILIES, load_config, model_params
-from train.dataset import Dataset, dataset_for
-from train.evaluate import Predictions, cross_validate, holdout_mask, metrics, plot_confusion, predict
-from train.model import build_model
-from train.peers import FastTextModel
-from train.pyfunc import predict_frame, save_model
-from train.schema import Schema, load_schema
+from ctframe import CtframeError
+from ctframe.train import families, tracking
+from ctframe.train.config import load_config, model_params
+from ctframe.train.dataset import Dataset, dataset_for, test_set_for
+from ctframe.train.evaluate import Predictions, cross_validate, holdout_mask, metrics, plot_confusion, predict
+from ctframe.train.model import predict_records, to_frame
+from ctframe.train.schema import Schema, load_schema
 
 
 @dataclass
 class Evaluation:
-    """One config's out-of-fold and holdout predictions and its metrics (F1s, fit time, speed, size)."""
+    """One config's out-of-fold, holdout and test predictions and its metrics (F1s, fit time, speed, size)."""
 
     config: dict
     metrics: dict[str, float]
     cv: Predictions
     holdout: Predictions | None
+    test: Predictions | None = None
 
 
 def model_bytes(model) -> int:
-    """Size of the fitted model as it would be stored (skops; fastText's own binaries for fastText)."""
+    """Size of the fitted model as its family stores it."""
     with tempfile.TemporaryDirectory() as tmp:
-        files = model.save(Path(tmp)) if isinstance(model, FastTextModel) else [save_model(model, Path(tmp) / "m")]
-        return sum(f.stat().st_size for f in files)
+        return sum(f.stat().st_size for f in model.save(Path(tmp)))
 
 
-def evaluate(config: dict, schema: Schema, data: Dataset, progress: bool = True) -> Evaluation:
-    """Grouped CV on the development dates, then a fit on all of them scored on the holdout dates.
-    Also measured: that fit's duration, its scoring speed over every labeled text, its stored size."""
-    model = build_model(config, schema)
+def evaluate(config: dict, schema: Schema, data: Dataset, test: Dataset | None = None,
+             progress: bool = True) -> Evaluation:
+    """Grouped CV on the development dates, then a fit on all of them scored on the holdout dates and on
+    the frozen ``test`` set (reported, never used to choose). Also measured: that fit's duration, its
+    scoring speed over every labeled text, its stored size."""
+    model = families.build_model(config, schema)
     topics, frames = list(schema.topics), list(schema.frames)
     held = holdout_mask(data, config["evaluation"]["holdout_dates"])
     development, holdout = data.subset(~held), data.subset(held)
@@ -62,11 +62,14 @@ def evaluate(config: dict, schema: Schema, data: Dataset, progress: bool = True)
     holdout_pred = predict(fitted, holdout) if len(holdout.texts) else None
     if holdout_pred is not None:
         results.update(metrics(holdout_pred, topics, frames, "holdout"))
+    test_pred = predict(fitted, test) if test is not None else None
+    if test_pred is not None:
+        results.update(metrics(test_pred, topics, frames, "test"))
     started = time.perf_counter()
     fitted.predict_proba(data.texts)
     results["paragraphs_per_second"] = len(data.texts) / (time.perf_counter() - started)
     results["model_bytes"] = model_bytes(fitted)
-    return Evaluation(config, results, cv, holdout_pred)
+    return Evaluation(config, results, cv, holdout_pred, test_pred)
 
 
 def log_evaluation(evaluation: Evaluation, data: Dataset, folder: Path) -> None:
@@ -79,8 +82,9 @@ def log_evaluation(evaluation: Evaluation, data: Dataset, folder: Path) -> None:
     (folder / "config.yaml").write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
     mlflow.log_artifact(str(folder / "config.yaml"))
     arrays = {f"cv_{name}": value for name, value in vars(evaluation.cv).items()}
-    if evaluation.holdout is not None:
-        arrays.update({f"holdout_{name}": value for name, value in vars(evaluation.holdout).items()})
+    for split in ("holdout", "test"):
+        if getattr(evaluation, split) is not None:
+            arrays.update({f"{split}_{name}": value for name, value in vars(getattr(evaluation, split)).items()})
     np.savez_compressed(folder / "predictions.npz", **{k: v.astype(str) if v.dtype == object else v
                                                       for k, v in arrays.items()})
     mlflow.log_artifact(str(folder / "predictions.npz"))
@@ -96,16 +100,17 @@ def log_confusions(evaluation: Evaluation, topics: list[str], folder: Path) -> N
 
 def fit_and_register(config: dict, schema: Schema, data: Dataset, folder: Path, log=print) -> str:
     """Fit the config on every label; log the model in the active run and register it. → the version."""
-    if config["model"]["family"] not in EXPORTABLE_FAMILIES:
-        raise CtframeError(f"family {config['model']['family']!r} is a peer for comparison and is not exported "
-                           f"(exportable: {', '.join(EXPORTABLE_FAMILIES)})")
+    family = families.get(config["model"]["family"])
+    if not family.exportable:
+        raise CtframeError(f"family {family.name!r} is a peer for comparison and is not exported "
+                           f"(exportable: {', '.join(families.exportable())})")
     log(f"final fit on all {len(data.texts)} labeled paragraphs")
-    final = build_model(config, schema).fit(data.texts, data.topics, data.frames, groups=data.groups)
-    model_file = save_model(final, folder / "ctframe.skops")
+    final = family.build(config, schema).fit(data.texts, data.topics, data.frames, groups=data.groups)
+    model_files = final.save(folder)
     (folder / "thresholds.json").write_text(json.dumps(dict(zip(schema.frames, final.thresholds_.tolist())), indent=2))
     mlflow.log_artifact(str(folder / "thresholds.json"))
-    return tracking.log_model(model_file, config["mlflow"]["registered_model"],
-                              predict_frame(final, list(tracking.INPUT_EXAMPLE.text)))
+    example = to_frame(predict_records(final, list(tracking.INPUT_EXAMPLE.text)))
+    return tracking.log_model(model_files, config["mlflow"]["registered_model"], example)
 
 
 def finalize(config: dict, schema: Schema, data: Dataset, run_metrics: dict, folder: Path,
@@ -126,9 +131,9 @@ def register_run(run_id: str, log=print) -> str:
     """Register a logged run that has no model yet (an experiment's child run), for a manual promotion:
     its logged config is fitted on every label, provided the labels and corpus are those it was evaluated on."""
     run = MlflowClient().get_run(run_id)
-    config = yaml.safe_load(Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="config.yaml"))
-                            .read_text(encoding="utf-8"))
-    schema = load_schema()
+    config = load_config(yaml.safe_load(Path(mlflow.artifacts.download_artifacts(
+        run_id=run_id, artifact_path="config.yaml")).read_text(encoding="utf-8")))
+    schema = load_schema(config["labels"]["schema"])
     data = dataset_for(config, schema)
     if data.fingerprint != run.data.tags.get("data_fingerprint"):
         raise CtframeError(f"run {run_id} was evaluated on other labels or corpus; its metrics would not "
@@ -137,14 +142,25 @@ def register_run(run_id: str, log=print) -> str:
         return fit_and_register(config, schema, data, Path(tmp), log)
 
 
+def promote_run(run_id: str, *, model_name: str = "ctframe", experiment: str = "ctframe",
+                dest: Path = tracking.CHAMPION_DIR, log=print) -> Path:
+    """Make the model registered from ``run_id`` the champion (registering it first when the run has none,
+    as an experiment's child run) and export it to ``dest``."""
+    tracking.start(experiment)
+    version = tracking.registered_version(model_name, run_id) or register_run(run_id, log)
+    return tracking.promote(model_name, version, Path(dest))
+
+
 def train(config_path=None, overrides: dict | None = None, register: bool = True,
           export_dir: Path = tracking.CHAMPION_DIR, log=print) -> dict:
     """Fit, evaluate, log and (when ``register``) register and maybe promote one configuration."""
     config = load_config(config_path, overrides)
-    schema = load_schema()
+    schema = load_schema(config["labels"]["schema"])
     data = dataset_for(config, schema)
-    log(f"{len(data.texts)} labeled paragraphs from {len(set(data.groups))} article groups")
-    evaluation = evaluate(config, schema, data)
+    test = test_set_for(config, schema)
+    log(f"{len(data.texts)} labeled paragraphs from {len(set(data.groups))} article groups"
+        + (f"; frozen test set: {len(test.texts)} paragraphs (reported, never used to choose)" if test else ""))
+    evaluation = evaluate(config, schema, data, test)
     tracking.start(config["mlflow"]["experiment"])
     with mlflow.start_run() as run, tempfile.TemporaryDirectory() as tmp:
         log_evaluation(evaluation, data, Path(tmp))

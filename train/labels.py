@@ -7,17 +7,16 @@ paragraph text it was read from; both are checked against the corpus when labels
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from features.corpus import read_jsonl
-from features.errors import CtframeError
-from features.segment import Paragraph
-from train.schema import LABELS_DIR, Schema
+from ctframe.features.corpus import read_jsonl
+from ctframe import CtframeError
+from ctframe.features.segment import Paragraph
+from ctframe import LABELS_DIR, write_atomically
+from ctframe.train.schema import Schema
 
 ANNOTATIONS_DIR = LABELS_DIR / "annotations"
 ADJUDICATOR_PREFIX = "adjudicator"
@@ -61,6 +60,34 @@ def parse_record(data, schema: Schema, where: str, annotator: str | None = None)
 def read_records(path: Path, schema: Schema, annotator: str | None = None) -> list[LabelRecord]:
     """Every record of one JSONL file, each validated; errors name the file and line."""
     return [parse_record(data, schema, at, annotator) for at, data in read_jsonl(path)]
+
+
+def records_from_answers(answers: Path, batch: Path, schema: Schema, annotator: str) -> list[LabelRecord]:
+    """Label records from answers keyed by batch line number (``{"n", "topic", "frames"}``), joined with
+    the batch file (``labels queue``) for each paragraph's ref and sha1. Every line of the batch must be
+    answered exactly once."""
+    if not annotator:
+        raise CtframeError("answers keyed by batch line need --annotator")
+    rows = {}
+    for at, row in read_jsonl(batch):
+        if not isinstance(row, dict) or not {"n", "ref", "sha1"} <= set(row):
+            raise CtframeError(f"{at}: a batch line needs 'n', 'ref' and 'sha1'")
+        rows[row["n"]] = row
+    records, answered = [], set()
+    for at, answer in read_jsonl(answers):
+        n = answer.get("n") if isinstance(answer, dict) else None
+        if n not in rows:
+            raise CtframeError(f"{at}: n={n!r} is not a line of {batch}")
+        if n in answered:
+            raise CtframeError(f"{at}: n={n} is answered twice")
+        answered.add(n)
+        data = {"ref": rows[n]["ref"], "sha1": rows[n]["sha1"], "topic": answer.get("topic"),
+                "frames": answer.get("frames"), "annotator": annotator}
+        records.append(parse_record(data, schema, at))
+    missing = sorted(set(rows) - answered)
+    if missing:
+        raise CtframeError(f"{answers}: {len(missing)} line(s) of {batch} unanswered, first n={missing[0]}")
+    return records
 
 
 def load_records(schema: Schema, directory: Path = ANNOTATIONS_DIR) -> list[LabelRecord]:
@@ -107,9 +134,10 @@ def group_by_ref(records: list[LabelRecord]) -> dict[str, list[LabelRecord]]:
 def adjudicate(readings: list[LabelRecord]) -> tuple[str, tuple[str, ...], bool]:
     """One final (topic, frames) from a paragraph's readings, and whether it was a tie.
 
-    Rule: an ``adjudicator*`` reading decides; otherwise the topic is the majority reading and each
-    frame is kept when most readings give it (frames only under the majority topic). A tie with no
-    adjudicator falls back to the first reading and is reported as needing a third reading.
+    Rule: an ``adjudicator*`` reading decides; otherwise the topic is the majority reading and a frame is
+    kept when more than half of all readings give it (a reading with another topic gives none). A tie
+    with no adjudicator (on the topic, or a frame given by exactly half) falls back to the first reading
+    and is reported as needing a further reading.
     """
     decisive = [r for r in readings if r.annotator.startswith(ADJUDICATOR_PREFIX)]
     if decisive:
@@ -118,34 +146,15 @@ def adjudicate(readings: list[LabelRecord]) -> tuple[str, tuple[str, ...], bool]
     if len(topic_votes) > 1 and topic_votes[0][1] == topic_votes[1][1]:
         return readings[0].topic, tuple(sorted(readings[0].frames)), True
     topic = topic_votes[0][0]
-    agreeing = [r for r in readings if r.topic == topic]
-    frame_votes = Counter(f for r in agreeing for f in r.frames)
-    if any(2 * n == len(agreeing) for n in frame_votes.values()):
-        return topic, tuple(sorted(agreeing[0].frames)), True
-    return topic, tuple(sorted(f for f, n in frame_votes.items() if 2 * n > len(agreeing))), False
+    frame_votes = Counter(f for r in readings if r.topic == topic for f in r.frames)
+    if any(2 * n == len(readings) for n in frame_votes.values()):
+        return topic, tuple(sorted(next(r for r in readings if r.topic == topic).frames)), True
+    return topic, tuple(sorted(f for f, n in frame_votes.items() if 2 * n > len(readings))), False
 
 
 def final_labels(records: list[LabelRecord]) -> dict[str, tuple[str, tuple[str, ...]]]:
     """ref → adjudicated (topic, frames)."""
     return {ref: adjudicate(readings)[:2] for ref, readings in group_by_ref(records).items()}
-
-
-def write_atomically(path: Path, lines: list[str]) -> None:
-    """Write ``lines`` to ``path`` through a temporary file and a rename: never half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.",
-                                         suffix=".tmp", delete=False)
-    try:
-        with handle:
-            for line in lines:
-                handle.write(line + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(handle.name, 0o644)
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
 
 
 def import_records(new: list[LabelRecord], paragraphs: dict[str, Paragraph], schema: Schema,

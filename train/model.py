@@ -1,29 +1,33 @@
-"""CTFrameModel: one feature pipeline feeding a topic classifier and one calibrated classifier per frame.
+"""What every model family shares: the ``FrameModel`` contract, the calibrated linear head and the
+F1-optimal threshold. The families themselves live in ``train/families/``, one module each.
 
-Every model family (this one and the peers in ``train/peers.py``) is a ``FrameModel``: it is fitted on
-texts, topics and frame lists, and turns texts into (topic probabilities, frame probabilities).
+A ``FrameModel`` is fitted on texts, topics and frame lists, and turns texts into (topic probabilities,
+frame probabilities); ``decide`` turns those into labels the same way for every family.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import precision_recall_curve
 from sklearn.model_selection import GroupKFold, cross_val_predict
-from sklearn.svm import LinearSVC
 
-from features.errors import CtframeError
-from features.vectorize import build_features
+from ctframe import CtframeError
 
 
 def best_f1_threshold(y_true: np.ndarray, proba: np.ndarray) -> float:
-    """The probability cut that maximizes F1 on (out-of-fold) predictions."""
-    order = np.argsort(-proba)
-    hits = np.cumsum(y_true[order])
-    predicted = np.arange(1, len(proba) + 1)
-    f1 = 2 * hits / (predicted + y_true.sum())
-    best = int(np.argmax(f1))
-    following = proba[order[best + 1]] if best + 1 < len(proba) else 0.0
-    return float((proba[order[best]] + following) / 2)
+    """The probability cut that maximizes F1 on (out-of-fold) predictions. Tied scores fall on one side
+    of the cut together (``precision_recall_curve`` merges them); the cut is the midpoint between the
+    best score and the next lower one, so it is robust to tiny shifts."""
+    precision, recall, cuts = precision_recall_curve(y_true, proba)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(precision),
+                   where=(precision + recall) > 0)[:-1]
+    cut = cuts[int(np.argmax(f1))]
+    below = proba[proba < cut]
+    return float((cut + (below.max() if len(below) else 0.0)) / 2)
 
 
 class PlattCalibrated(ClassifierMixin, BaseEstimator):
@@ -31,7 +35,9 @@ class PlattCalibrated(ClassifierMixin, BaseEstimator):
 
     The out-of-fold decision values fit one sigmoid per class; the classifier is then refitted on every
     row. The out-of-fold probabilities are kept (``oof_proba_``) so thresholds are tuned on them without a
-    second cross-validation: ``folds + 1`` fits in all.
+    second cross-validation: ``folds + 1`` fits in all. Equivalent to scikit-learn's
+    ``CalibratedClassifierCV(method="sigmoid", ensemble=False)`` on the same folds, which does not
+    expose its out-of-fold predictions.
     """
 
     def __init__(self, estimator, folds=3):
@@ -70,21 +76,13 @@ class PlattCalibrated(ClassifierMixin, BaseEstimator):
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
 
-def make_estimator(model: dict, seed: int = 0) -> PlattCalibrated:
-    """A calibrated linear classifier from the ``model`` config section."""
-    if model["family"] == "logreg":
-        linear = LogisticRegression(C=model["C"], class_weight=model["class_weight"], max_iter=2000,
-                                    random_state=seed)
-    else:
-        linear = LinearSVC(C=model["C"], class_weight=model["class_weight"], tol=model["tol"], random_state=seed)
-    return PlattCalibrated(linear, model["inner_folds"])
-
-
 class FrameModel(BaseEstimator):
-    """What every family shares: the label schema, frame gating and decisions from probabilities.
+    """The contract every family implements, and what they share: frame gating and decisions.
 
-    Subclasses set ``thresholds_`` in ``fit`` and implement ``predict_proba(texts)`` → (topic
-    probabilities in ``topics`` order, frame probabilities in ``frames`` order).
+    Subclasses take ``topics``, ``frames`` and ``frames_topic`` (from the label schema) in ``__init__``,
+    set ``thresholds_`` in ``fit(texts, topics, frames, groups=None)`` and implement
+    ``predict_proba(texts)`` → (topic probabilities in ``topics`` order, frame probabilities in ``frames``
+    order).
     """
 
     def frame_matrix(self, frames) -> np.ndarray:
@@ -102,6 +100,12 @@ class FrameModel(BaseEstimator):
                 raise CtframeError(f"frame {frame!r} has {int(Y[:, j].sum())} positive paragraphs under "
                                    f"topic {self.frames_topic!r}; at least {needed} are needed to fit it")
 
+    def tune_thresholds(self, Y: np.ndarray, oof_proba: np.ndarray, threshold) -> np.ndarray:
+        """Per-frame cuts: F1-optimal on out-of-fold probabilities (``"tuned"``), or one fixed probability."""
+        if threshold == "tuned":
+            return np.array([best_f1_threshold(Y[:, j], oof_proba[:, j]) for j in range(Y.shape[1])])
+        return np.full(Y.shape[1], float(threshold))
+
     def decide(self, topic_p: np.ndarray, frame_p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities → (topic labels, 0/1 frame matrix, empty unless the topic is ``frames_topic``)."""
         topics = np.asarray(self.topics, dtype=object)[topic_p.argmax(axis=1)]
@@ -111,73 +115,59 @@ class FrameModel(BaseEstimator):
     def predict(self, texts) -> tuple[np.ndarray, np.ndarray]:
         return self.decide(*self.predict_proba(texts))
 
+    def save(self, folder: Path) -> list[Path]:
+        """Write the fitted model into ``folder`` (a skops file); → the files written."""
+        import skops.io as sio
 
-class CTFrameModel(FrameModel):
-    """Predicts a paragraph's topic and its counter-terrorism frames.
-
-    ``features`` turns texts into vectors (shared by both heads); ``topic_estimator`` is a calibrated
-    multi-class classifier; ``frame_estimator`` is cloned once per frame (one-vs-rest) and fitted on the
-    paragraphs of topic ``frames_topic`` only, since frames are only reported for paragraphs predicted to
-    be of that topic. Frame thresholds are tuned on the heads' out-of-fold probabilities
-    (``threshold="tuned"``) or fixed.
-    """
-
-    def __init__(self, features, topic_estimator, frame_estimator, topics, frames, frames_topic,
-                 threshold="tuned"):
-        self.features = features
-        self.topic_estimator = topic_estimator
-        self.frame_estimator = frame_estimator
-        self.topics = topics
-        self.frames = frames
-        self.frames_topic = frames_topic
-        self.threshold = threshold
-
-    @classmethod
-    def from_config(cls, config: dict, schema) -> "CTFrameModel":
-        estimator = make_estimator(config["model"], config["seed"])
-        return cls(build_features(config["normalize"], config["features"]), estimator, clone(estimator),
-                   list(schema.topics), list(schema.frames), schema.frames_topic, config["frames"]["threshold"])
-
-    def fit(self, texts, topics, frames, groups=None):
-        """``topics``: one label per text; ``frames``: a list of frame names per text; ``groups``: ids
-        (e.g. articles) kept on one side of the inner cross-validation splits."""
-        texts, topics = list(texts), np.asarray(topics)
-        groups = np.arange(len(texts)) if groups is None else np.asarray(groups)
-        framed = topics == self.frames_topic
-        Y = self.frame_matrix(frames)[framed]
-        self.check_frames(Y, 2 * self.frame_estimator.folds)
-        self.features_ = clone(self.features)
-        X = self.features_.fit_transform(texts)
-        self.topic_model_ = clone(self.topic_estimator).fit(X, topics, groups=groups)
-        self.frame_models_ = [clone(self.frame_estimator).fit(X[framed], Y[:, j], groups=groups[framed])
-                              for j in range(len(self.frames))]
-        if self.threshold == "tuned":
-            self.thresholds_ = np.array([best_f1_threshold(Y[:, j], m.oof_proba_[:, 1])
-                                         for j, m in enumerate(self.frame_models_)])
-        else:
-            self.thresholds_ = np.full(len(self.frames), float(self.threshold))
-        return self
-
-    def predict_proba(self, texts) -> tuple[np.ndarray, np.ndarray]:
-        """(topic probabilities in ``self.topics`` order, frame probabilities in ``self.frames`` order)."""
-        X = self.features_.transform(list(texts))
-        topic_p = np.zeros((X.shape[0], len(self.topics)))
-        topic_p[:, [self.topics.index(label) for label in self.topic_model_.classes_]] = \
-            self.topic_model_.predict_proba(X)
-        frame_p = np.column_stack([m.predict_proba(X)[:, 1] for m in self.frame_models_]) if self.frame_models_ \
-            else np.zeros((X.shape[0], 0))
-        return topic_p, frame_p
+        path = Path(folder) / "ctframe.skops"
+        sio.dump(self, path)
+        return [path]
 
 
-def build_model(config: dict, schema) -> FrameModel:
-    """The unfitted model of the config's family (``model.family``)."""
-    from train.peers import FastTextModel, KeywordRules
+@dataclass(frozen=True)
+class Prediction:
+    """One paragraph's prediction: the contract between a model and every front end (CLI, REST, Spark,
+    Label Studio). ``frames`` is empty unless ``topic`` is the schema's frames topic."""
 
-    family, params = config["model"]["family"], {k: v for k, v in config["model"].items() if k != "family"}
-    labels = (list(schema.topics), list(schema.frames), schema.frames_topic)
-    if family == "fasttext":
-        return FastTextModel(config["normalize"], *labels, threshold=config["frames"]["threshold"],
-                             seed=config["seed"], **params)
-    if family == "keywords":
-        return KeywordRules(config["normalize"], dict(schema.keywords), *labels)
-    return CTFrameModel.from_config(config, schema)
+    topic: str
+    frames: tuple[str, ...]
+    topic_scores: dict[str, float]
+    frame_scores: dict[str, float]
+
+    def to_json(self, digits: int = 6) -> dict:
+        return {"topic": self.topic, "topic_scores": {k: round(v, digits) for k, v in self.topic_scores.items()},
+                "frames": list(self.frames), "frame_scores": {k: round(v, digits) for k, v in self.frame_scores.items()}}
+
+
+def predict_records(model: FrameModel, texts: list[str]) -> list[Prediction]:
+    """A fitted model's predictions for ``texts``, one record each."""
+    topic_p, frame_p = model.predict_proba(texts)
+    topics, frames = model.decide(topic_p, frame_p)
+    return [Prediction(str(topics[i]), tuple(f for f, on in zip(model.frames, frames[i]) if on),
+                       dict(zip(model.topics, map(float, topic_p[i]))), dict(zip(model.frames, map(float, frame_p[i]))))
+            for i in range(len(texts))]
+
+
+# The tabular form (MLflow's pyfunc output, Spark's struct): ``topic``, ``frames`` and one probability column
+# per label. These two functions are the only places that know the column names.
+TOPIC_PREFIX, FRAME_PREFIX = "p_topic_", "p_frame_"
+
+
+def to_frame(predictions: list[Prediction]):
+    """Predictions → a DataFrame with ``topic``, ``frames`` and ``p_topic_<label>``/``p_frame_<frame>``."""
+    import pandas as pd
+
+    first = predictions[0] if predictions else Prediction("", (), {}, {})
+    columns = {"topic": [p.topic for p in predictions], "frames": [list(p.frames) for p in predictions]}
+    columns.update({f"{TOPIC_PREFIX}{k}": [p.topic_scores[k] for p in predictions] for k in first.topic_scores})
+    columns.update({f"{FRAME_PREFIX}{k}": [p.frame_scores[k] for p in predictions] for k in first.frame_scores})
+    return pd.DataFrame(columns)
+
+
+def from_frame(frame) -> list[Prediction]:
+    """The inverse of ``to_frame`` (for a DataFrame, or the records of its JSON form)."""
+    rows = frame.to_dict("records") if hasattr(frame, "to_dict") else list(frame)
+    return [Prediction(row["topic"], tuple(row["frames"]),
+                       {k[len(TOPIC_PREFIX):]: float(v) for k, v in row.items() if k.startswith(TOPIC_PREFIX)},
+                       {k[len(FRAME_PREFIX):]: float(v) for k, v in row.items() if k.startswith(FRAME_PREFIX)})
+            for row in rows]

@@ -6,10 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from features.corpus import PROJECT_ROOT
-from features.errors import CtframeError
+from ctframe import LABELS_DIR, CtframeError
 
-LABELS_DIR = PROJECT_ROOT / "labels"
 SCHEMA_PATH = LABELS_DIR / "schema.yaml"
 
 
@@ -35,7 +33,9 @@ class Schema:
             raise CtframeError(f"{where}: frames are only for topic {self.frames_topic!r}, not {topic!r}")
 
 
-def load_schema(path: str | Path = SCHEMA_PATH) -> Schema:
+def load_schema(path: str | Path | None = None) -> Schema:
+    """The label schema at ``path`` (default: ``labels/schema.yaml``)."""
+    path = path or SCHEMA_PATH
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:

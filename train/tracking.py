@@ -13,14 +13,14 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.models import infer_signature
 
-from features.corpus import PROJECT_ROOT
-from features.errors import CtframeError
+from ctframe import CHAMPION_DIR, PROJECT_ROOT, CtframeError
 
 CHAMPION_ALIAS = "champion"
-CHAMPION_DIR = PROJECT_ROOT / "models" / "champion"
 SELECTION_METRIC = "holdout.frames.macro_f1"
 TIE_BREAK_METRIC = "cv.topic.macro_f1"
 INPUT_EXAMPLE = pd.DataFrame({"text": ["أحبطت الأجهزة الأمنية مخططا إرهابيا وقبضت على أفراد الخلية."]})
+# The pyfunc's entry file, in the serving wing (named by path: the spine imports no front end).
+PYFUNC_ENTRY = Path(__file__).parent / "serving" / "pyfunc_entry.py"
 REQUIREMENTS = ["mlflow", "scikit-learn", "skops", "pyarabic", "numpy", "pandas", "pyyaml", "tqdm", "matplotlib"]
 
 
@@ -55,23 +55,39 @@ def requirements() -> list[str]:
     return [f"{name}=={version(name)}" for name in REQUIREMENTS]
 
 
-def log_model(model_file: Path, registered_model: str, example_output: pd.DataFrame):
+def staged_code(folder: Path) -> Path:
+    """The ``ctframe`` package as it is installed (``ctframe/``, ``features/`` → ``ctframe/features``,
+    ``train/`` → ``ctframe/train``), copied into ``folder`` for the model's code path."""
+    package = Path(folder) / "ctframe"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(PROJECT_ROOT / "ctframe", package, ignore=ignore)
+    for name in ("features", "train"):
+        shutil.copytree(PROJECT_ROOT / name, package / name, ignore=ignore)
+    return package
+
+
+def log_model(model_files: list[Path], registered_model: str, example_output: pd.DataFrame):
     """Log the skops model as a pyfunc (models-from-code, no pickle) and register a new version."""
-    info = mlflow.pyfunc.log_model(
-        name="model",
-        python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
-        artifacts={"model": str(model_file)},
-        code_paths=[str(PROJECT_ROOT / "features"), str(PROJECT_ROOT / "train")],
-        signature=infer_signature(INPUT_EXAMPLE, example_output),
-        input_example=INPUT_EXAMPLE,
-        pip_requirements=requirements(),
-        registered_model_name=registered_model,
-    )
+    with tempfile.TemporaryDirectory() as tmp:
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(PYFUNC_ENTRY),
+            artifacts={"model": str(model_files[0])},
+            code_paths=[str(staged_code(Path(tmp)))],
+            signature=infer_signature(INPUT_EXAMPLE, example_output),
+            input_example=INPUT_EXAMPLE,
+            pip_requirements=requirements(),
+            registered_model_name=registered_model,
+        )
     return info.registered_model_version
 
 
 def selection_key(metrics: dict) -> tuple[float, float]:
-    return metrics.get(SELECTION_METRIC, float("-inf")), metrics.get(TIE_BREAK_METRIC, float("-inf"))
+    """What the champion rule ranks runs by (higher is better; a missing metric ranks last)."""
+    def value(name):
+        found = metrics.get(name)
+        return float("-inf") if found is None else found
+    return value(SELECTION_METRIC), value(TIE_BREAK_METRIC)
 
 
 def champion_version(client: MlflowClient, name: str):

@@ -13,10 +13,10 @@ import numpy as np  # noqa: E402
 from joblib import Parallel, delayed  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from train.dataset import Dataset  # noqa: E402
-from train.evaluate import metrics, predict_split  # noqa: E402
-from train.model import build_model  # noqa: E402
-from train.schema import Schema  # noqa: E402
+from ctframe.train.dataset import Dataset  # noqa: E402
+from ctframe.train.evaluate import metrics, predict_split  # noqa: E402
+from ctframe.train.families import build_model  # noqa: E402
+from ctframe.train.schema import Schema  # noqa: E402
 
 
 def held_out_scores(config: dict, schema: Schema, data: Dataset, outlet: str) -> dict:

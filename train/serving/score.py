@@ -10,12 +10,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pandas as pd
 from tqdm import tqdm
 
-from features.corpus import Article, iter_inputs
-from features.errors import CtframeError
-from train.tracking import CHAMPION_DIR
+from ctframe import CHAMPION_DIR, CtframeError
+from ctframe.features.corpus import Article, iter_inputs
+from ctframe.train.model import from_frame
 
 BATCH_SIZE = 512
 
@@ -47,18 +46,12 @@ def units(articles: Iterator[Article], as_paragraphs: bool) -> Iterator[tuple[st
 
 
 def records(model, rows: list[tuple[str, int, str]]) -> list[dict]:
-    """Score one batch of rows into output records."""
-    result = model.predict(pd.DataFrame({"text": [text for _, _, text in rows]}))
-    topic_cols = [c for c in result.columns if c.startswith("p_topic_")]
-    frame_cols = [c for c in result.columns if c.startswith("p_frame_")]
-    out = []
-    for (ident, index, _), row in zip(rows, result.itertuples(index=False)):
-        values = row._asdict()
-        out.append({"id": ident, "paragraph": index, "topic": values["topic"],
-                    "topic_scores": {c[len("p_topic_"):]: round(values[c], 6) for c in topic_cols},
-                    "frames": list(values["frames"]),
-                    "frame_scores": {c[len("p_frame_"):]: round(values[c], 6) for c in frame_cols}})
-    return out
+    """Score one batch of rows into output records (``{"id", "paragraph", **Prediction.to_json()}``)."""
+    import pandas as pd
+
+    predictions = from_frame(model.predict(pd.DataFrame({"text": [text for _, _, text in rows]})))
+    return [{"id": ident, "paragraph": index, **prediction.to_json()}
+            for (ident, index, _), prediction in zip(rows, predictions)]
 
 
 def _complete_lines(path: Path) -> int:
@@ -145,7 +138,7 @@ def scored_batches(model_dir, rows: Iterator[list], jobs: int) -> Iterator[list[
             yield pending.popleft().result()
 
 
-def score(inputs: list[str], model_dir=CHAMPION_DIR, out: str | None = None, as_paragraphs: bool = False,
+def score(inputs: list[str], *, model_dir=CHAMPION_DIR, out: str | None = None, as_paragraphs: bool = False,
           summary: str | None = None, batch_size: int = BATCH_SIZE, jobs: int = 1, resume: bool = False) -> int:
     """Score every input as a stream; returns the number of paragraphs written by this run."""
     require_model(model_dir)

@@ -8,9 +8,10 @@ import json
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-from features.errors import CtframeError
-from train.labels import LabelRecord, parse_record
-from train.schema import Schema
+from ctframe import CtframeError, write_atomically
+from ctframe.features.corpus import read_jsonl
+from ctframe.train.labels import LabelRecord, parse_record
+from ctframe.train.schema import Schema, load_schema
 
 
 def labeling_config(schema: Schema) -> str:
@@ -39,6 +40,23 @@ def tasks_from_batch(batch: list[dict], predictions: list[dict] | None = None, m
             task["predictions"] = [{"model_version": model_version, "score": p["score"], "result": result}]
         tasks.append(task)
     return tasks
+
+
+def export_tasks(batch_path: str, output: str, *, model_dir=None, schema_path=None) -> Path:
+    """Write a queue batch as Label Studio tasks to ``output`` (with the model's predictions as
+    pre-annotations when ``model_dir`` is given) and the labeling config beside it (``.xml``)."""
+    from ctframe.train.families import load_exported
+    from ctframe.train.model import predict_records
+
+    batch = [row for _, row in read_jsonl(batch_path)]
+    predictions, version = None, ""
+    if model_dir:
+        found = predict_records(load_exported(model_dir), [row["text"] for row in batch])
+        predictions = [{"topic": p.topic, "frames": list(p.frames), "score": max(p.topic_scores.values())}
+                       for p in found]
+        version = str(model_dir)
+    write_atomically(output, [json.dumps(tasks_from_batch(batch, predictions, version), ensure_ascii=False)])
+    return write_atomically(Path(output).with_suffix(".xml"), [labeling_config(load_schema(schema_path))])
 
 
 def _annotator(annotation: dict) -> str:

@@ -15,10 +15,10 @@ import numpy as np  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
 from sklearn.metrics import ConfusionMatrixDisplay, precision_recall_curve  # noqa: E402
 
-from features.errors import CtframeError  # noqa: E402
-from train.config import EXPORTABLE_FAMILIES  # noqa: E402
-from train.schema import load_schema  # noqa: E402
-from train.tracking import SELECTION_METRIC, TIE_BREAK_METRIC  # noqa: E402
+from ctframe import CtframeError  # noqa: E402
+from ctframe.train import families  # noqa: E402
+from ctframe.train.schema import load_schema  # noqa: E402
+from ctframe.train.tracking import SELECTION_METRIC, TIE_BREAK_METRIC, selection_key  # noqa: E402
 
 SUMMARY_METRICS = ("cv.topic.macro_f1", "cv.frames.macro_f1", "holdout.topic.macro_f1", "holdout.frames.macro_f1")
 COST_METRICS = ("fit_seconds", "paragraphs_per_second", "model_bytes")
@@ -72,8 +72,7 @@ def rows_for(parents: list) -> list[dict]:
     differing = differing_params([r["params"] for r in rows])
     for row in rows:
         row["params"] = {name: row["params"].get(name) for name in differing}
-    rows.sort(key=lambda r: (r[SELECTION_METRIC] is not None, r[SELECTION_METRIC] or 0, r[TIE_BREAK_METRIC] or 0),
-              reverse=True)
+    rows.sort(key=selection_key, reverse=True)
     return rows
 
 
@@ -149,7 +148,7 @@ def figures(rows: list[dict], folder: Path) -> list[tuple[str, Path]]:
     out.append(("Precision–recall of the best run of each family (frame probabilities, before topic gating)",
                 save(fig, folder / "pr_curves.png")))
 
-    best = next((r for r in done if r["family"] in EXPORTABLE_FAMILIES), None)
+    best = next((r for r in done if r["family"] in families.exportable()), None)
     if best is not None:
         pred = predictions(best["run_id"])
         fig, ax = plt.subplots(figsize=(7, 6))
@@ -207,8 +206,12 @@ def write_report(parent_ids: str | list[str], folder: Path, log_to_parent: bool 
     return report
 
 
-def compare(experiment: str | None = None, as_json: bool = False, report_dir: Path | None = None) -> str:
+def compare(experiment: str | None = None, *, as_json: bool = False, report_dir: Path | None = None,
+            mlflow_experiment: str = "ctframe") -> str:
     """The comparison as text (or JSON); with ``report_dir``, also write report.html there."""
+    from ctframe.train import tracking
+
+    tracking.start(mlflow_experiment)
     parents = parent_runs(experiment)
     rows = rows_for(parents)
     if report_dir is not None:

@@ -8,15 +8,18 @@ changes a label itself.
 from __future__ import annotations
 
 from itertools import chain, zip_longest
+from pathlib import Path
 
 import numpy as np
 from cleanlab.filter import find_label_issues
 
-from features.segment import Paragraph
-from train.dataset import Dataset
-from train.evaluate import cross_validate
-from train.model import build_model
-from train.schema import Schema
+from ctframe.features.segment import Paragraph
+from ctframe.train.config import load_config
+from ctframe.train.dataset import Dataset, dataset_for
+from ctframe.train.evaluate import cross_validate
+from ctframe.train.families import build_model
+from ctframe.train.labeling.queue import write_batch
+from ctframe.train.schema import Schema, load_schema
 
 
 def find_suspects(config: dict, schema: Schema, data: Dataset, n: int) -> list[tuple[Paragraph, str]]:
@@ -45,3 +48,12 @@ def find_suspects(config: dict, schema: Schema, data: Dataset, n: int) -> list[t
         if pair is not None and pair[0] not in chosen:
             chosen[pair[0]] = pair[1]
     return [(data.paragraphs[i], why) for i, why in list(chosen.items())[:n]]
+
+
+def write_suspects(output: str, n: int, *, config_path=None, overrides: dict | None = None) -> int:
+    """Write the ``n`` most disputed labeled paragraphs as a re-read batch; → the number written."""
+    config = load_config(config_path, overrides)
+    schema = load_schema(config["labels"]["schema"])
+    picked = find_suspects(config, schema, dataset_for(config, schema), n)
+    write_batch(Path(output), picked)
+    return len(picked)

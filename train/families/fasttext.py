@@ -1,8 +1,5 @@
-"""Peer families that ctframe is compared against: fastText and keyword rules.
-
-Both are ``FrameModel``s like CTFrameModel: fitted and evaluated on the same folds and holdout, logged the
-same way. They are not exported (``config.EXPORTABLE_FAMILIES``): they exist to keep the comparison honest.
-"""
+"""The fastText peer: a ``FrameModel`` like ctframe's own families, fitted and evaluated on the same folds
+and holdout and logged the same way, but not exported: it exists to keep the comparison honest."""
 from __future__ import annotations
 
 import tempfile
@@ -11,8 +8,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import GroupKFold
 
-from features.normalize import ArabicNormalizer
-from train.model import FrameModel, best_f1_threshold
+from ctframe.features.normalize import ArabicNormalizer, collapse_whitespace
+from ctframe.train.families import Family, register
+from ctframe.train.model import FrameModel
 
 
 class FastTextModel(FrameModel):
@@ -23,8 +21,8 @@ class FastTextModel(FrameModel):
     are tuned on out-of-fold probabilities from ``inner_folds`` grouped folds.
     """
 
-    def __init__(self, normalize: dict, topics, frames, frames_topic, dim=50, epoch=20, lr=0.5, minn=2, maxn=5,
-                 word_ngrams=2, bucket=500_000, inner_folds=3, threshold="tuned", seed=0):
+    def __init__(self, topics=(), frames=(), frames_topic="", normalize=None, threshold="tuned", seed=0, dim=50,
+                 epoch=20, lr=0.5, minn=2, maxn=5, word_ngrams=2, bucket=500_000, inner_folds=3):
         self.normalize = normalize
         self.topics = topics
         self.frames = frames
@@ -41,7 +39,7 @@ class FastTextModel(FrameModel):
         self.seed = seed
 
     def _lines(self, texts) -> list[str]:
-        return [" ".join(t.split()) for t in ArabicNormalizer(**self.normalize).transform(texts)]
+        return [collapse_whitespace(t) for t in ArabicNormalizer(**self.normalize).transform(texts)]
 
     def _train(self, lines: list[str], labels: list[list[str]], loss: str):
         import fasttext
@@ -76,14 +74,12 @@ class FastTextModel(FrameModel):
         framed_labels = [list(frames[i]) for i in framed]
         self.topic_model_ = self._train(lines, [[t] for t in topics], "softmax")
         self.frame_model_ = self._train(framed_lines, framed_labels, "ova")
+        oof = np.zeros(Y.shape)
         if self.threshold == "tuned":
-            oof = np.zeros(Y.shape)
             for train_idx, test_idx in GroupKFold(n_splits=self.inner_folds).split(framed, groups=groups[framed]):
                 inner = self._train([framed_lines[i] for i in train_idx], [framed_labels[i] for i in train_idx], "ova")
                 oof[test_idx] = self._proba(inner, [framed_lines[i] for i in test_idx], self.frames)
-            self.thresholds_ = np.array([best_f1_threshold(Y[:, j], oof[:, j]) for j in range(len(self.frames))])
-        else:
-            self.thresholds_ = np.full(len(self.frames), float(self.threshold))
+        self.thresholds_ = self.tune_thresholds(Y, oof, self.threshold)
         return self
 
     def predict_proba(self, texts) -> tuple[np.ndarray, np.ndarray]:
@@ -91,48 +87,12 @@ class FastTextModel(FrameModel):
         return self._proba(self.topic_model_, lines, self.topics), self._proba(self.frame_model_, lines, self.frames)
 
     def save(self, folder: Path) -> list[Path]:
-        """The two fastText binaries (fastText's own format; used to measure model size)."""
+        """The two fastText binaries (fastText's own format)."""
         paths = [Path(folder) / "topic.ftz", Path(folder) / "frames.ftz"]
         self.topic_model_.save_model(str(paths[0]))
         self.frame_model_.save_model(str(paths[1]))
         return paths
 
 
-class KeywordRules(FrameModel):
-    """The lexicon baseline: a paragraph is of ``frames_topic`` when it holds one of that topic's keywords
-    (else the most frequent other topic seen in training), and has a frame when it also holds one of the
-    frame's keywords. The lexicon is ``keywords:`` in ``labels/schema.yaml``; matching is on normalized
-    text, so spelling variants of alef, ya and diacritics match alike."""
-
-    def __init__(self, normalize: dict, keywords: dict, topics, frames, frames_topic):
-        self.normalize = normalize
-        self.keywords = keywords
-        self.topics = topics
-        self.frames = frames
-        self.frames_topic = frames_topic
-
-    def fit(self, texts, topics, frames, groups=None):
-        others = [t for t in topics if t != self.frames_topic]
-        self.fallback_topic_ = max(set(others), key=others.count) if others else self.frames_topic
-        self.thresholds_ = np.full(len(self.frames), 0.5)
-        return self
-
-    def hits(self, normalized: list[str]) -> dict[str, np.ndarray]:
-        """For ``frames_topic`` and each frame: which already-normalized texts hold one of its keywords."""
-        normalizer = ArabicNormalizer(**self.normalize)
-        out = {}
-        for label in (self.frames_topic, *self.frames):
-            words = normalizer.transform(self.keywords.get(label, ()))
-            out[label] = np.array([any(w in text for w in words) for text in normalized], dtype=bool)
-        return out
-
-    def predict_proba(self, texts) -> tuple[np.ndarray, np.ndarray]:
-        normalized = ArabicNormalizer(**self.normalize).transform(texts)
-        hits = self.hits(normalized)
-        topic_p = np.zeros((len(normalized), len(self.topics)))
-        on_topic = hits[self.frames_topic]
-        topic_p[on_topic, self.topics.index(self.frames_topic)] = 1.0
-        topic_p[~on_topic, self.topics.index(self.fallback_topic_)] = 1.0
-        frame_p = np.column_stack([hits[f] for f in self.frames]).astype(float) \
-            if self.frames else np.zeros((len(normalized), 0))
-        return topic_p, frame_p
+register(Family("fasttext", FastTextModel, exportable=False,
+                description="fastText supervised: softmax over topics, one-vs-all loss over frames (a peer)"))

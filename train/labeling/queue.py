@@ -8,12 +8,15 @@ from pathlib import Path
 
 import numpy as np
 
-from features.corpus import read_jsonl
-from features.normalize import ArabicNormalizer
-from features.segment import Paragraph
-from train.labels import write_atomically
-from train.peers import KeywordRules
-from train.schema import Schema
+from ctframe.features.corpus import read_jsonl
+from ctframe.features.normalize import ArabicNormalizer
+from ctframe.features.segment import Paragraph
+from ctframe import write_atomically
+from ctframe.train.families.keywords import KeywordRules
+from ctframe.train.dataset import corpus_index, load_test_design
+from ctframe.train.labels import ANNOTATIONS_DIR, load_records
+from ctframe.train.schema import Schema, load_schema
+from ctframe.train.families import load_exported
 
 MIN_CANDIDATE_CHARS = 40
 
@@ -22,7 +25,8 @@ def keyword_pools(paragraphs: list[Paragraph], schema: Schema) -> dict[str, list
     """Candidates per label: paragraphs whose normalized text holds one of its keywords.
     Frame candidates must also hold a keyword of the frames topic (frames exist only under it)."""
     texts = ArabicNormalizer().transform(p.text for p in paragraphs)
-    rules = KeywordRules({}, dict(schema.keywords), list(schema.topics), list(schema.frames), schema.frames_topic)
+    rules = KeywordRules(list(schema.topics), list(schema.frames), schema.frames_topic, {},
+                         {label: list(words) for label, words in schema.keywords.items()})
     hits = rules.hits(texts)
     on_topic = hits[schema.frames_topic] & np.array([len(t) >= MIN_CANDIDATE_CHARS for t in texts], dtype=bool)
     pools = {schema.frames_topic: on_topic, **{frame: hits[frame] & on_topic for frame in schema.frames}}
@@ -41,8 +45,11 @@ def uncertain(paragraphs: list[Paragraph], model, k: int, rng: random.Random, po
     return [pool[i] for i in order[:k]]
 
 
+RANDOM_SHARE, UNCERTAIN_SHARE = 0.3, 0.3
+
+
 def make_queue(paragraphs: list[Paragraph], schema: Schema, n: int, *, exclude: set[str],
-               random_share: float = 0.3, uncertain_share: float = 0.0, model=None,
+               random_share: float = RANDOM_SHARE, uncertain_share: float = 0.0, model=None,
                seed: int = 0) -> list[tuple[Paragraph, str]]:
     """``n`` unlabeled paragraphs, each with why it was chosen: ``random``, ``keyword:<label>``
     (rarest labels first, round-robin) or ``uncertain``."""
@@ -92,3 +99,21 @@ def write_batch(path: Path, picked: list[tuple[Paragraph, str]]) -> None:
 def batch_refs(paths: Iterable[Path]) -> set[str]:
     """Refs already sent out in earlier batch files (so concurrent batches do not overlap)."""
     return {data["ref"] for path in paths for _, data in read_jsonl(path)}
+
+
+def queue(output: str, n: int, *, labels_dir: Path = ANNOTATIONS_DIR, corpus=None, exclude_batches=(),
+          random_share: float = RANDOM_SHARE, uncertain_share: float = UNCERTAIN_SHARE, model_dir=None,
+          seed: int = 0, schema_path=None) -> int:
+    """Write a batch of ``n`` paragraphs to read next: none already labeled or sent out in
+    ``exclude_batches``, none of the frozen test set's dates or texts. → the number written."""
+    schema = load_schema(schema_path)
+    labels_dir = Path(labels_dir)
+    design = load_test_design(labels_dir.parent / "test")
+    paragraphs = [p for p in corpus_index(corpus).values()
+                  if design is None or (p.date not in design.dates and p.sha1 not in design.texts)]
+    exclude = {r.ref for r in load_records(schema, labels_dir)} | batch_refs(exclude_batches)
+    model = load_exported(model_dir) if model_dir else None
+    picked = make_queue(paragraphs, schema, n, exclude=exclude, random_share=random_share,
+                        uncertain_share=uncertain_share, model=model, seed=seed)
+    write_batch(Path(output), picked)
+    return len(picked)

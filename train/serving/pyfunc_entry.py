@@ -1,6 +1,6 @@
 """Models-from-code entry point: MLflow runs this file to build the pyfunc, so no pickle is stored."""
 import mlflow
 
-from train.pyfunc import CTFramePyfunc
+from ctframe.train.serving.pyfunc import pyfunc_class
 
-mlflow.models.set_model(CTFramePyfunc())
+mlflow.models.set_model(pyfunc_class()())

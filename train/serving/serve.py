@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import json
 
-from train.score import load_pyfunc
+from ctframe.train.serving.score import load_pyfunc
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
+HOST, PORT = "127.0.0.1", 5001
 
 
 def _error(status: int, code: str, message: str):
@@ -37,7 +38,7 @@ def build_app(model_dir, max_body_bytes: int = MAX_BODY_BYTES):
     return app
 
 
-def serve(model_dir, host: str = "127.0.0.1", port: int = 5001, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+def serve(model_dir, *, host: str = HOST, port: int = PORT, max_body_bytes: int = MAX_BODY_BYTES) -> None:
     import uvicorn
 
     uvicorn.run(build_app(model_dir, max_body_bytes), host=host, port=port, log_level="warning")

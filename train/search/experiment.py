@@ -19,26 +19,27 @@ leave-one-outlet-out report of that config and the comparison report (``train/co
 """
 from __future__ import annotations
 
-import itertools
-import math
-import random
 import tempfile
 import time
 import traceback
+import warnings
 from pathlib import Path
 
 import mlflow
 from joblib import Parallel, delayed
 from mlflow import MlflowClient
 from mlflow.entities import RunStatus
+from scipy.stats import loguniform, uniform
+from sklearn.model_selection import ParameterGrid, ParameterSampler
 from tqdm import tqdm
 
-from features.errors import CtframeError
-from train import tracking
-from train.config import EXPORTABLE_FAMILIES, load_config, model_params, read_yaml
-from train.dataset import Dataset, dataset_for
-from train.fit import evaluate, finalize, log_confusions, log_evaluation
-from train.schema import Schema, load_schema
+from ctframe import CtframeError
+from ctframe.train import tracking
+from ctframe.train import families
+from ctframe.train.config import load_config, model_params, read_yaml
+from ctframe.train.dataset import Dataset, dataset_for, test_set_for
+from ctframe.train.fit import evaluate, finalize, log_confusions, log_evaluation
+from ctframe.train.schema import Schema, load_schema
 
 SEARCH_KEYS = {"strategy", "budget", "seed", "space"}
 
@@ -60,16 +61,17 @@ def combine(overrides: list[dict]) -> dict:
     return out
 
 
-def draw(spec, rng: random.Random):
-    """One value of a random-search dimension: a list (uniform choice) or a distribution."""
+def distribution(spec):
+    """A random-search dimension: a list (uniform choice) or ``{log_uniform|uniform: [low, high]}``."""
     if isinstance(spec, list):
-        return rng.choice(spec)
+        return spec
     (kind, (low, high)), = spec.items()
-    return math.exp(rng.uniform(math.log(low), math.log(high))) if kind == "log_uniform" else rng.uniform(low, high)
+    return loguniform(low, high) if kind == "log_uniform" else uniform(low, high - low)
 
 
 def expand(search: dict, where: str) -> list[dict]:
-    """The override mapping of each config a search space describes (one empty mapping if no search)."""
+    """The override mapping of each config a search space describes (one empty mapping if no search):
+    scikit-learn's ``ParameterGrid`` for a grid, ``ParameterSampler`` for a random search."""
     unknown = set(search) - SEARCH_KEYS
     if unknown:
         raise CtframeError(f"{where}: unknown search key(s) {sorted(unknown)} (known: {sorted(SEARCH_KEYS)})")
@@ -81,24 +83,19 @@ def expand(search: dict, where: str) -> list[dict]:
         if not (isinstance(values, list) and values) and not (strategy == "random" and is_distribution):
             raise CtframeError(f"{where}: search.space.{key} must be a non-empty list of values"
                                + (" or {log_uniform|uniform: [low, high]}" if strategy == "random" else ""))
-    keys = list(space)
     if strategy == "grid":
-        return [combine([nested(k, v) for k, v in zip(keys, values)])
-                for values in itertools.product(*(space[k] for k in keys))] or [{}]
-    if strategy == "random":
+        points = list(ParameterGrid(space)) if space else [{}]
+    elif strategy == "random":
         budget = search.get("budget")
         if not isinstance(budget, int) or budget < 1:
             raise CtframeError(f"{where}: a random search needs search.budget, a positive integer")
-        rng, drawn, seen = random.Random(search.get("seed", 0)), [], set()
-        for _ in range(budget * 20):
-            values = tuple(draw(space[k], rng) for k in keys)
-            if repr(values) not in seen:
-                seen.add(repr(values))
-                drawn.append(combine([nested(k, v) for k, v in zip(keys, values)]))
-            if len(drawn) == budget:
-                break
-        return drawn
-    raise CtframeError(f"{where}: search.strategy must be 'grid' or 'random', got {strategy!r}")
+        dimensions = {key: distribution(spec) for key, spec in space.items()}
+        with warnings.catch_warnings():  # a budget above a finite grid's size draws the whole grid
+            warnings.simplefilter("ignore", UserWarning)
+            points = list(ParameterSampler(dimensions, n_iter=budget, random_state=search.get("seed", 0)))
+    else:
+        raise CtframeError(f"{where}: search.strategy must be 'grid' or 'random', got {strategy!r}")
+    return [combine([nested(k, v.item() if hasattr(v, "item") else v) for k, v in point.items()]) for point in points]
 
 
 def load_experiment(path: str | Path) -> tuple[dict, list[dict]]:
@@ -120,11 +117,11 @@ def load_experiment(path: str | Path) -> tuple[dict, list[dict]]:
     return base, configs
 
 
-def run_one(index: int, config: dict, schema: Schema, data: Dataset) -> dict:
+def run_one(index: int, config: dict, schema: Schema, data: Dataset, test: Dataset | None) -> dict:
     """Evaluate one config (in a worker); a failure is returned, not raised."""
     started = time.perf_counter()
     try:
-        return {"index": index, "evaluation": evaluate(config, schema, data, progress=False),
+        return {"index": index, "evaluation": evaluate(config, schema, data, test, progress=False),
                 "seconds": time.perf_counter() - started}
     except Exception as exc:  # one bad config must not stop the search
         return {"index": index, "config": config, "error": f"{type(exc).__name__}: {exc}",
@@ -151,15 +148,16 @@ def log_child(result: dict, configs: list[dict], data: Dataset, folder: Path) ->
     return child.info.run_id
 
 
-def run_experiment(path: str | Path, jobs: int = 1, export_dir: Path = tracking.CHAMPION_DIR,
+def run_experiment(path: str | Path, *, jobs: int = 1, export_dir: Path = tracking.CHAMPION_DIR,
                    register: bool = True, outlets: bool = True, log=print) -> dict:
     """Run every config of the experiment file at ``path``; return a summary (parent run, best run, champion)."""
-    from train.compare import write_report
-    from train.outlets import outlet_transfer
+    from ctframe.train.search.compare import write_report
+    from ctframe.train.search.outlets import outlet_transfer
 
     base, configs = load_experiment(path)
-    schema = load_schema()
+    schema = load_schema(base["labels"]["schema"])
     data = dataset_for(base, schema)
+    test = test_set_for(base, schema)
     log(f"{len(configs)} configs × {base['evaluation']['folds']}-fold CV + holdout on {len(data.texts)} "
         f"labeled paragraphs, {jobs if jobs > 0 else 'all'} parallel jobs")
     tracking.start(base["mlflow"]["experiment"])
@@ -171,7 +169,7 @@ def run_experiment(path: str | Path, jobs: int = 1, export_dir: Path = tracking.
         mlflow.log_params({"experiment_file": str(path), "configs": len(configs), "jobs": jobs})
         mlflow.log_artifact(str(path))
         results, runs = {}, {}
-        tasks = (delayed(run_one)(i, config, schema, data) for i, config in enumerate(configs))
+        tasks = (delayed(run_one)(i, config, schema, data, test) for i, config in enumerate(configs))
         bar = tqdm(Parallel(n_jobs=jobs, return_as="generator_unordered")(tasks), total=len(configs),
                    desc="configs", unit="config")
         for result in bar:
@@ -186,7 +184,7 @@ def run_experiment(path: str | Path, jobs: int = 1, export_dir: Path = tracking.
                    "search_seconds": round(time.perf_counter() - started, 1)}
         mlflow.log_metrics({"configs_failed": len(failed), "search_seconds": summary["search_seconds"]})
         candidates = [i for i, r in results.items()
-                      if "error" not in r and configs[i]["model"]["family"] in EXPORTABLE_FAMILIES]
+                      if "error" not in r and families.get(configs[i]["model"]["family"]).exportable]
         if candidates:
             best = max(candidates, key=lambda i: tracking.selection_key(results[i]["evaluation"].metrics))
             evaluation = results[best]["evaluation"]

@@ -8,11 +8,11 @@ import os
 import sys
 from pathlib import Path
 
-from features.errors import CtframeError
-from train.score import require_model
+from ctframe import CtframeError
+from ctframe.train.serving.score import require_model
 
 
-def score_spark(source: str, dest: str, model_dir, text_column: str = "text", master: str = "local[*]") -> int:
+def score_spark(source: str, dest: str, *, model_dir, text_column: str = "text", master: str = "local[*]") -> int:
     """Score every row of ``source`` (``.parquet`` or ``.jsonl``, a file or a folder) into Parquet at
     ``dest``: the input columns plus ``topic``, ``frames`` and ``p_topic_*`` / ``p_frame_*``."""
     require_model(model_dir)

@@ -1,0 +1,43 @@
+"""ctframe: topic and counter-terrorism framing of Arabic news paragraphs.
+
+This module holds the project-wide items every layer shares: the error type, the project's paths and
+the one atomic-write helper. ``ctframe.features`` (text → vectors, from ``features/``) and
+``ctframe.train`` (the training spine and its front ends, from ``train/``) build on it.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+__version__ = "0.2.0"
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LABELS_DIR = PROJECT_ROOT / "labels"
+CHAMPION_DIR = PROJECT_ROOT / "models" / "champion"
+
+
+class CtframeError(Exception):
+    """Bad input or configuration, with a message that names what and where; the CLI prints it and
+    exits with status 2, the servers answer it with HTTP 400."""
+
+
+def write_atomically(path: str | os.PathLike, lines: Iterable[str]) -> Path:
+    """Write ``lines`` to ``path`` through a temporary file, fsync and a rename: never half-written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.",
+                                         suffix=".tmp", delete=False)
+    try:
+        with handle:
+            for line in lines:
+                handle.write(line + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(handle.name, 0o644)
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+    return path

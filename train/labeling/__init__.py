@@ -1,0 +1,1 @@
+"""Labeling tools: what to read next, the frozen test set, Label Studio, suspects, learning curves."""

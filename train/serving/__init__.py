@@ -1,0 +1,1 @@
+"""Front ends that score with an exported model: the pyfunc, `ctframe score`, `ctframe serve`, Spark."""
