@@ -132,7 +132,8 @@ def _articles(records: Iterator[tuple[str, object]]) -> Iterator[Article]:
     for at, record in records:
         if not isinstance(record, dict) or "text" not in record:
             raise CtframeError(f"{at}: expected an object with 'id' and 'text'")
-        yield Article(str(record.get("id") or at), check_text(record["text"], at))
+        title = record.get("title")
+        yield Article(str(record.get("id") or at), check_text(record["text"], at), title=title if isinstance(title, str) else "")
 
 
 def _iter_path(path: Path) -> Iterator[Article]:

@@ -72,3 +72,8 @@ def segment_article(article_id: str, text: str, *, source: str = "", date: str =
     """Paragraphs of one article, indexed from 0 in reading order."""
     return [Paragraph(f"{article_id}#{i}", article_id, i, p, source, date, title)
             for i, p in enumerate(split_paragraphs(text, max_chars))]
+
+
+def context_text(neighbours) -> str:
+    """The context a model may read beside a paragraph: its neighbouring paragraphs' texts, one per line."""
+    return "\n".join(p.text for p in neighbours if p is not None)

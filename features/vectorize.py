@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
+from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from ctframe.features.hashing import CharNgramHasher
@@ -15,17 +16,32 @@ PIPELINE_TYPES = frozenset({
     "sklearn.pipeline.FeatureUnion",
     "sklearn.feature_extraction.text.TfidfVectorizer",
     "sklearn.feature_extraction.text.TfidfTransformer",
+    "sklearn.compose._column_transformer.ColumnTransformer",
 })
 
 
-def build_features(normalize: dict, features: dict) -> Pipeline:
-    """One Pipeline used by training, evaluation, export and scoring alike.
+def build_features(normalize: dict, features: dict) -> ColumnTransformer:
+    """The one feature transformer used by training, evaluation, export and scoring alike: a paragraph
+    frame (``text``, ``title``, ``context`` columns) → the text's TF-IDF block, beside (when their weights
+    are not 0) the same kind of block for the article's title and for the neighbouring paragraphs, scaled
+    by ``title_weight`` and ``context_weight``: context is evidence, the label is the paragraph's own.
 
     ``normalize`` holds ArabicNormalizer parameters. ``features`` holds ``analyzer`` (char, or char_wb:
     n-grams inside words), ``ngram_range``, ``sublinear_tf``, ``word_ngrams`` (a word n-gram range to add
     in a FeatureUnion, or null) and either ``hashing`` (a number of hashed columns: fast, no vocabulary)
     or, when ``hashing`` is null, the vocabulary options ``min_df``, ``max_df`` and ``max_features``.
     """
+    blocks = [("text", text_block(normalize, features), "text")]
+    weights = {"text": 1.0}
+    for column in ("title", "context"):
+        if features[f"{column}_weight"]:
+            blocks.append((column, text_block(normalize, features), column))
+            weights[column] = float(features[f"{column}_weight"])
+    return ColumnTransformer(blocks, transformer_weights=weights)
+
+
+def text_block(normalize: dict, features: dict) -> Pipeline:
+    """Normalization → character n-gram TF-IDF (+ word n-grams) for one text column."""
     if features["hashing"]:
         char = Pipeline([("count", CharNgramHasher(tuple(features["ngram_range"]), features["analyzer"] == "char_wb",
                                                    features["hashing"])),

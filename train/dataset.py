@@ -17,7 +17,7 @@ import yaml
 
 from ctframe import LABELS_DIR, CtframeError
 from ctframe.features.corpus import corpus_files, load_snn_paragraphs
-from ctframe.features.segment import Paragraph, text_sha1
+from ctframe.features.segment import Paragraph, context_text, text_sha1
 from ctframe.train.labels import ANNOTATIONS_DIR, check_against_corpus, final_labels, load_records
 from ctframe.train.schema import Schema
 
@@ -31,11 +31,20 @@ class Dataset:
     frames: list[tuple[str, ...]]
     groups: np.ndarray  # articles, joined when they share an identical paragraph
     fingerprint: str
+    contexts: list[str] = field(default_factory=list)  # each paragraph's neighbours in its article
     strata: np.ndarray = field(default_factory=lambda: np.array([]))  # test set: each paragraph's sampling stratum
 
     @property
     def texts(self) -> list[str]:
         return [p.text for p in self.paragraphs]
+
+    @property
+    def inputs(self):
+        """What models read: each paragraph's text, its article's title and its neighbours (``as_frame``)."""
+        import pandas as pd
+
+        return pd.DataFrame({"text": self.texts, "title": [p.title for p in self.paragraphs],
+                             "context": self.contexts or [""] * len(self.paragraphs)})
 
     @property
     def dates(self) -> np.ndarray:
@@ -44,7 +53,8 @@ class Dataset:
     def subset(self, mask: np.ndarray) -> "Dataset":
         idx = np.flatnonzero(mask)
         return Dataset([self.paragraphs[i] for i in idx], self.topics[idx], [self.frames[i] for i in idx],
-                       self.groups[idx], self.fingerprint, self.strata[idx] if len(self.strata) else self.strata)
+                       self.groups[idx], self.fingerprint, [self.contexts[i] for i in idx] if self.contexts else [],
+                       self.strata[idx] if len(self.strata) else self.strata)
 
 
 @dataclass(frozen=True)
@@ -124,10 +134,16 @@ def _labeled(schema: Schema, label_dir: Path, index: dict[str, Paragraph], skip_
     return final_labels(check_against_corpus(records, index, skip_stale))
 
 
+def neighbours(paragraph: Paragraph, index: dict[str, Paragraph]) -> str:
+    """The context of ``paragraph``: the paragraphs before and after it in its article."""
+    return context_text(index.get(f"{paragraph.article_id}#{paragraph.index + step}") for step in (-1, 1))
+
+
 def _dataset(refs: list[str], labels: dict, index: dict[str, Paragraph], fingerprint_: str) -> Dataset:
     paragraphs = [index[ref] for ref in refs]
     return Dataset(paragraphs, np.array([labels[p.id][0] for p in paragraphs]),
-                   [labels[p.id][1] for p in paragraphs], duplicate_aware_groups(paragraphs), fingerprint_)
+                   [labels[p.id][1] for p in paragraphs], duplicate_aware_groups(paragraphs), fingerprint_,
+                   [neighbours(p, index) for p in paragraphs])
 
 
 def load_dataset(schema: Schema, label_dir: Path | None = None, corpus_path=None, skip_stale: bool = False,

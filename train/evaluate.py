@@ -31,13 +31,13 @@ class Predictions:
 
 
 def predict(fitted: FrameModel, test: Dataset) -> Predictions:
-    topic_p, frame_p = fitted.predict_proba(test.texts)
+    topic_p, frame_p = fitted.predict_proba(test.inputs)
     topics, frames = fitted.decide(topic_p, frame_p)
     return Predictions(test.topics, fitted.frame_matrix(test.frames), topics, frames, topic_p, frame_p)
 
 
 def predict_split(model: FrameModel, train: Dataset, test: Dataset) -> Predictions:
-    return predict(clone(model).fit(train.texts, train.topics, train.frames, groups=train.groups), test)
+    return predict(clone(model).fit(train.inputs, train.topics, train.frames, groups=train.groups), test)
 
 
 def cross_validate(model: FrameModel, data: Dataset, folds: int, progress: bool = True) -> Predictions:
@@ -79,6 +79,22 @@ def metrics(pred: Predictions, topics: list[str], frames: list[str], prefix: str
                                                          zero_division=0)
         out[f"{prefix}.frames.micro_f1"] = float(micro)
     return {k: float(v) for k, v in out.items()}
+
+
+def per_date_precision(pred: Predictions, dates: np.ndarray, frames: list[str], prefix: str) -> dict[str, float]:
+    """Frame precision and predicted share on each date: does a day with a different prevalence flood the
+    output with false positives? (``<prefix>.date.<date>.frames.<frame>.precision`` / ``.predicted_share``)"""
+    out = {}
+    for date in sorted(set(dates)):
+        on = dates == date
+        for j, frame in enumerate(frames):
+            predicted = pred.frames[on, j].astype(bool)
+            hits = pred.true_frames[on, j].astype(bool) & predicted
+            key = f"{prefix}.date.{date}.frames.{frame}"
+            out[f"{key}.precision"] = float(hits.sum() / predicted.sum()) if predicted.any() else 1.0
+            out[f"{key}.predicted_share"] = float(predicted.mean())
+            out[f"{key}.true_share"] = float(pred.true_frames[on, j].mean())
+    return out
 
 
 def plot_confusion(pred: Predictions, topics: list[str], title: str, path: Path) -> Path:

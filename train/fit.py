@@ -23,7 +23,8 @@ from ctframe import CtframeError
 from ctframe.train import families, tracking
 from ctframe.train.config import load_config, model_params
 from ctframe.train.dataset import Dataset, dataset_for, test_set_for
-from ctframe.train.evaluate import Predictions, cross_validate, holdout_mask, metrics, plot_confusion, predict
+from ctframe.train.evaluate import (Predictions, cross_validate, holdout_mask, metrics, per_date_precision,
+                                    plot_confusion, predict)
 from ctframe.train.model import predict_records, to_frame
 from ctframe.train.schema import Schema, load_schema
 
@@ -57,16 +58,17 @@ def evaluate(config: dict, schema: Schema, data: Dataset, test: Dataset | None =
     cv = cross_validate(model, development, config["evaluation"]["folds"], progress)
     results = metrics(cv, topics, frames, "cv")
     started = time.perf_counter()
-    fitted = clone(model).fit(development.texts, development.topics, development.frames, groups=development.groups)
+    fitted = clone(model).fit(development.inputs, development.topics, development.frames, groups=development.groups)
     results["fit_seconds"] = time.perf_counter() - started
     holdout_pred = predict(fitted, holdout) if len(holdout.texts) else None
     if holdout_pred is not None:
         results.update(metrics(holdout_pred, topics, frames, "holdout"))
+        results.update(per_date_precision(holdout_pred, holdout.dates, frames, "holdout"))
     test_pred = predict(fitted, test) if test is not None else None
     if test_pred is not None:
         results.update(metrics(test_pred, topics, frames, "test"))
     started = time.perf_counter()
-    fitted.predict_proba(data.texts)
+    fitted.predict_proba(data.inputs)
     results["paragraphs_per_second"] = len(data.texts) / (time.perf_counter() - started)
     results["model_bytes"] = model_bytes(fitted)
     return Evaluation(config, results, cv, holdout_pred, test_pred)
@@ -105,7 +107,7 @@ def fit_and_register(config: dict, schema: Schema, data: Dataset, folder: Path, 
         raise CtframeError(f"family {family.name!r} is a peer for comparison and is not exported "
                            f"(exportable: {', '.join(families.exportable())})")
     log(f"final fit on all {len(data.texts)} labeled paragraphs")
-    final = family.build(config, schema).fit(data.texts, data.topics, data.frames, groups=data.groups)
+    final = family.build(config, schema).fit(data.inputs, data.topics, data.frames, groups=data.groups)
     model_files = final.save(folder)
     (folder / "thresholds.json").write_text(json.dumps(dict(zip(schema.frames, final.thresholds_.tolist())), indent=2))
     mlflow.log_artifact(str(folder / "thresholds.json"))
@@ -163,6 +165,7 @@ def train(config_path=None, overrides: dict | None = None, register: bool = True
     evaluation = evaluate(config, schema, data, test)
     tracking.start(config["mlflow"]["experiment"])
     with mlflow.start_run() as run, tempfile.TemporaryDirectory() as tmp:
+        mlflow.set_tag("role", "train")
         log_evaluation(evaluation, data, Path(tmp))
         log_confusions(evaluation, list(schema.topics), Path(tmp))
         summary = {"run_id": run.info.run_id,

@@ -18,6 +18,33 @@ from sklearn.model_selection import GroupKFold, cross_val_predict
 from ctframe import CtframeError
 
 
+# What a model reads for each paragraph: its text, and as evidence (when the family uses it) its article's
+# title and its neighbouring paragraphs. The label is still the paragraph's own.
+INPUT_COLUMNS = ("text", "title", "context")
+
+
+def as_frame(X):
+    """Model input as a DataFrame with every input column: a list of texts (no context), or a DataFrame
+    / mapping of columns where ``title`` and ``context`` may be missing (empty)."""
+    import pandas as pd
+
+    if isinstance(X, pd.DataFrame):
+        frame = X
+    elif isinstance(X, dict):
+        frame = pd.DataFrame(X)
+    else:
+        frame = pd.DataFrame({"text": list(X)})
+    missing = [c for c in INPUT_COLUMNS if c not in frame.columns]
+    if missing:
+        frame = frame.assign(**{c: "" for c in missing})
+    return frame[list(INPUT_COLUMNS)].fillna("")
+
+
+def texts_of(X) -> list[str]:
+    """Just the paragraph texts of a model input."""
+    return list(X["text"]) if hasattr(X, "columns") or isinstance(X, dict) else list(X)
+
+
 def best_f1_threshold(y_true: np.ndarray, proba: np.ndarray) -> float:
     """The probability cut that maximizes F1 on (out-of-fold) predictions. Tied scores fall on one side
     of the cut together (``precision_recall_curve`` merges them); the cut is the midpoint between the
@@ -80,9 +107,9 @@ class FrameModel(BaseEstimator):
     """The contract every family implements, and what they share: frame gating and decisions.
 
     Subclasses take ``topics``, ``frames`` and ``frames_topic`` (from the label schema) in ``__init__``,
-    set ``thresholds_`` in ``fit(texts, topics, frames, groups=None)`` and implement
-    ``predict_proba(texts)`` → (topic probabilities in ``topics`` order, frame probabilities in ``frames``
-    order).
+    set ``thresholds_`` in ``fit(X, topics, frames, groups=None)`` and implement ``predict_proba(X)`` →
+    (topic probabilities in ``topics`` order, frame probabilities in ``frames`` order). ``X`` is a list of
+    texts or a frame of ``INPUT_COLUMNS`` (``as_frame``).
     """
 
     def frame_matrix(self, frames) -> np.ndarray:
@@ -139,13 +166,13 @@ class Prediction:
                 "frames": list(self.frames), "frame_scores": {k: round(v, digits) for k, v in self.frame_scores.items()}}
 
 
-def predict_records(model: FrameModel, texts: list[str]) -> list[Prediction]:
-    """A fitted model's predictions for ``texts``, one record each."""
-    topic_p, frame_p = model.predict_proba(texts)
+def predict_records(model: FrameModel, X) -> list[Prediction]:
+    """A fitted model's predictions for ``X`` (texts, or a frame with ``INPUT_COLUMNS``), one record each."""
+    topic_p, frame_p = model.predict_proba(X)
     topics, frames = model.decide(topic_p, frame_p)
     return [Prediction(str(topics[i]), tuple(f for f, on in zip(model.frames, frames[i]) if on),
                        dict(zip(model.topics, map(float, topic_p[i]))), dict(zip(model.frames, map(float, frame_p[i]))))
-            for i in range(len(texts))]
+            for i in range(len(topic_p))]
 
 
 # The tabular form (MLflow's pyfunc output, Spark's struct): ``topic``, ``frames`` and one probability column

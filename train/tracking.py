@@ -11,7 +11,8 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
-from mlflow.models import infer_signature
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.types import ColSpec, Schema
 
 from ctframe import CHAMPION_DIR, PROJECT_ROOT, CtframeError
 
@@ -19,6 +20,9 @@ CHAMPION_ALIAS = "champion"
 SELECTION_METRIC = "holdout.frames.macro_f1"
 TIE_BREAK_METRIC = "cv.topic.macro_f1"
 INPUT_EXAMPLE = pd.DataFrame({"text": ["أحبطت الأجهزة الأمنية مخططا إرهابيا وقبضت على أفراد الخلية."]})
+# One paragraph per row; its article's title and its neighbouring paragraphs are optional evidence.
+INPUT_SCHEMA = Schema([ColSpec("string", "text"), ColSpec("string", "title", required=False),
+                       ColSpec("string", "context", required=False)])
 # The pyfunc's entry file, in the serving wing (named by path: the spine imports no front end).
 PYFUNC_ENTRY = Path(__file__).parent / "serving" / "pyfunc_entry.py"
 REQUIREMENTS = ["mlflow", "scikit-learn", "skops", "pyarabic", "numpy", "pandas", "pyyaml", "tqdm", "matplotlib"]
@@ -74,7 +78,7 @@ def log_model(model_files: list[Path], registered_model: str, example_output: pd
             python_model=str(PYFUNC_ENTRY),
             artifacts={"model": str(model_files[0])},
             code_paths=[str(staged_code(Path(tmp)))],
-            signature=infer_signature(INPUT_EXAMPLE, example_output),
+            signature=ModelSignature(INPUT_SCHEMA, infer_signature(INPUT_EXAMPLE, example_output).outputs),
             input_example=INPUT_EXAMPLE,
             pip_requirements=requirements(),
             registered_model_name=registered_model,

@@ -10,7 +10,7 @@ from sklearn.model_selection import GroupKFold
 
 from ctframe.features.normalize import ArabicNormalizer, collapse_whitespace
 from ctframe.train.families import Family, register
-from ctframe.train.model import FrameModel
+from ctframe.train.model import FrameModel, texts_of
 
 
 class FastTextModel(FrameModel):
@@ -39,7 +39,7 @@ class FastTextModel(FrameModel):
         self.seed = seed
 
     def _lines(self, texts) -> list[str]:
-        return [collapse_whitespace(t) for t in ArabicNormalizer(**self.normalize).transform(texts)]
+        return [collapse_whitespace(t) for t in ArabicNormalizer(**self.normalize).transform(texts_of(texts))]
 
     def _train(self, lines: list[str], labels: list[list[str]], loss: str):
         import fasttext

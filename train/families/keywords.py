@@ -5,7 +5,7 @@ import numpy as np
 
 from ctframe.features.normalize import ArabicNormalizer
 from ctframe.train.families import Family, register
-from ctframe.train.model import FrameModel
+from ctframe.train.model import FrameModel, texts_of
 
 
 class KeywordRules(FrameModel):
@@ -37,7 +37,7 @@ class KeywordRules(FrameModel):
         return out
 
     def predict_proba(self, texts) -> tuple[np.ndarray, np.ndarray]:
-        normalized = ArabicNormalizer(**self.normalize).transform(texts)
+        normalized = ArabicNormalizer(**self.normalize).transform(texts_of(texts))
         hits = self.hits(normalized)
         topic_p = np.zeros((len(normalized), len(self.topics)))
         on_topic = hits[self.frames_topic]

@@ -14,7 +14,7 @@ from sklearn.svm import LinearSVC
 
 from ctframe.features.vectorize import build_features
 from ctframe.train.families import Family, register
-from ctframe.train.model import FrameModel, PlattCalibrated
+from ctframe.train.model import FrameModel, PlattCalibrated, as_frame
 
 
 class CharNgramLinear(FrameModel):
@@ -25,16 +25,16 @@ class CharNgramLinear(FrameModel):
         raise NotImplementedError
 
     def fit(self, texts, topics, frames, groups=None):
-        """``topics``: one label per text; ``frames``: a list of frame names per text; ``groups``: ids
+        """``texts``: texts or a frame of texts with their context (``as_frame``); ``topics``: one label per text; ``frames``: a list of frame names per text; ``groups``: ids
         (e.g. articles) kept on one side of the inner cross-validation splits."""
-        texts, topics = list(texts), np.asarray(topics)
-        groups = np.arange(len(texts)) if groups is None else np.asarray(groups)
+        inputs, topics = as_frame(texts), np.asarray(topics)
+        groups = np.arange(len(inputs)) if groups is None else np.asarray(groups)
         framed = topics == self.frames_topic
         Y = self.frame_matrix(frames)[framed]
         self.check_frames(Y, 2 * self.inner_folds)
         head = PlattCalibrated(self.linear(), self.inner_folds)
         self.features_ = build_features(self.normalize, self.features)
-        X = self.features_.fit_transform(texts)
+        X = self.features_.fit_transform(inputs)
         self.topic_model_ = clone(head).fit(X, topics, groups=groups)
         self.frame_models_ = [clone(head).fit(X[framed], Y[:, j], groups=groups[framed])
                               for j in range(len(self.frames))]
@@ -44,7 +44,7 @@ class CharNgramLinear(FrameModel):
 
     def predict_proba(self, texts) -> tuple[np.ndarray, np.ndarray]:
         """(topic probabilities in ``self.topics`` order, frame probabilities in ``self.frames`` order)."""
-        X = self.features_.transform(list(texts))
+        X = self.features_.transform(as_frame(texts))
         topic_p = np.zeros((X.shape[0], len(self.topics)))
         topic_p[:, [self.topics.index(label) for label in self.topic_model_.classes_]] = \
             self.topic_model_.predict_proba(X)

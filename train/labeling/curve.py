@@ -78,7 +78,7 @@ def learning_curve(config_path=None, *, overrides: dict | None = None, output: P
         model = build_model(config, schema)
         part = development.subset(mask)
         row = {"fraction": fraction, "labels": len(part.texts)}
-        fitted = clone(model).fit(part.texts, part.topics, part.frames, groups=part.groups)
+        fitted = clone(model).fit(part.inputs, part.topics, part.frames, groups=part.groups)
         for name, target in splits.items():
             found = metrics(predict(fitted, target), topics, frames, name)
             row.update({k: v for k, v in found.items() if k.endswith((".f1", "macro_f1"))})

@@ -20,30 +20,38 @@ from ctframe.train import families  # noqa: E402
 from ctframe.train.schema import load_schema  # noqa: E402
 from ctframe.train.tracking import SELECTION_METRIC, TIE_BREAK_METRIC, selection_key  # noqa: E402
 
-SUMMARY_METRICS = ("cv.topic.macro_f1", "cv.frames.macro_f1", "holdout.topic.macro_f1", "holdout.frames.macro_f1")
+# The test columns are the frozen test set (labels/test): reported beside the others, never used to rank.
+SUMMARY_METRICS = ("cv.topic.macro_f1", "cv.frames.macro_f1", "holdout.topic.macro_f1", "holdout.frames.macro_f1",
+                   "test.topic.macro_f1", "test.frames.macro_f1")
 COST_METRICS = ("fit_seconds", "paragraphs_per_second", "model_bytes")
 IGNORED_PARAMS = {"model.family"}
 
 
 def parent_runs(experiment: str | None) -> list:
-    """The experiment parent runs to compare: the latest one named ``experiment`` (an experiment file's
-    stem) or with that run id; without ``experiment``, the latest of each experiment file."""
+    """The runs to compare: the latest experiment parent run named ``experiment`` (an experiment file's
+    stem) or with that run id (``train`` names the training runs); without ``experiment``, the latest run of
+    each experiment file and the training runs (``ctframe train``, an experiment of one config), all on the
+    newest data."""
     client = MlflowClient()
     experiments = [e.experiment_id for e in client.search_experiments()]
     parents = client.search_runs(experiments, "tags.role = 'experiment'", order_by=["attributes.start_time DESC"])
-    if experiment:
-        chosen = [r for r in parents if experiment in (r.info.run_id, r.data.tags.get("ctframe.experiment"))][:1]
+    trained = client.search_runs(experiments, "tags.role = 'train'", order_by=["attributes.start_time DESC"])
+    if experiment == "train":
+        parents = []
+    elif experiment:
+        chosen = [r for r in parents + trained if experiment in (r.info.run_id, r.data.tags.get("ctframe.experiment"))]
         if not chosen:
-            known = sorted({r.data.tags.get("ctframe.experiment") for r in parents})
+            known = sorted({r.data.tags.get("ctframe.experiment") for r in parents} | ({"train"} if trained else set()))
             raise CtframeError(f"no experiment run named {experiment!r} (known: {', '.join(known) or 'none yet'})")
-        return chosen
+        return chosen[:1]
     latest = {}
     for run in parents:
         latest.setdefault(run.data.tags.get("ctframe.experiment"), run)
-    if not latest:
-        raise CtframeError("no experiment runs yet; run `ctframe experiment run experiments/<name>.yaml`")
-    fingerprint = parents[0].data.tags.get("data_fingerprint")
-    return [r for r in latest.values() if r.data.tags.get("data_fingerprint") == fingerprint]
+    runs = list(latest.values()) + trained
+    if not runs:
+        raise CtframeError("no runs yet; run `ctframe train` or `ctframe experiment run experiments/<name>.yaml`")
+    newest = max(runs, key=lambda r: r.info.start_time).data.tags.get("data_fingerprint")
+    return [r for r in runs if r.data.tags.get("data_fingerprint") == newest]
 
 
 def differing_params(params: list[dict[str, str]]) -> list[str]:
@@ -59,12 +67,12 @@ def rows_for(parents: list) -> list[dict]:
     schema = load_schema()
     rows = []
     for parent in parents:
-        children = client.search_runs([parent.info.experiment_id],
-                                      f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+        children = [parent] if parent.data.tags.get("role") == "train" else client.search_runs(
+            [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
         for run in children:
             m = run.data.metrics
             rows.append({"run_id": run.info.run_id, "run_name": run.info.run_name,
-                         "experiment": parent.data.tags.get("ctframe.experiment"), "status": run.info.status,
+                         "experiment": parent.data.tags.get("ctframe.experiment", "train"), "status": run.info.status,
                          "family": run.data.tags.get("family"), "error": run.data.tags.get("error"),
                          "params": dict(run.data.params),
                          **{k: m.get(k) for k in SUMMARY_METRICS + COST_METRICS},
@@ -83,7 +91,7 @@ def short(name: str) -> str:
 def format_table(rows: list[dict]) -> str:
     """A fixed-width table: family, differing params, macro-F1s, per-frame holdout F1, costs."""
     frames = list(rows[0]["holdout_frame_f1"]) if rows else []
-    header = ["#", "family", "params", "cv topic", "cv frames", "ho topic", "ho frames",
+    header = ["#", "family", "params", "cv topic", "cv frames", "ho topic", "ho frames", "test topic", "test frames",
               *[f"ho {f[:6]}" for f in frames], "fit s", "para/s", "MB"]
     lines = []
     for i, r in enumerate(rows, 1):
@@ -183,6 +191,13 @@ def write_report(parent_ids: str | list[str], folder: Path, log_to_parent: bool 
     rows = rows_for(parents)
     folder.mkdir(parents=True, exist_ok=True)
     shots = figures(rows, folder) if any(r["status"] == "FINISHED" for r in rows) else []
+    curves = client.search_runs([parents[0].info.experiment_id], "tags.role = 'curve'",
+                                order_by=["attributes.start_time DESC"], max_results=1)
+    if curves:
+        png = next((a.path for a in client.list_artifacts(curves[0].info.run_id) if a.path.endswith(".png")), None)
+        if png:
+            shots.append(("Learning curve (`ctframe labels curve`, latest run)", Path(mlflow.artifacts.download_artifacts(
+                run_id=curves[0].info.run_id, artifact_path=png, dst_path=str(folder / "curve")))))
     for parent in parents:
         if any(a.path == "outlets.png" for a in client.list_artifacts(parent.info.run_id)):
             path = Path(mlflow.artifacts.download_artifacts(run_id=parent.info.run_id, artifact_path="outlets.png",
@@ -194,7 +209,9 @@ def write_report(parent_ids: str | list[str], folder: Path, log_to_parent: bool 
     page = (f"<!doctype html><meta charset='utf-8'><title>ctframe: {html.escape(names)}</title>"
             "<style>body{font-family:sans-serif;margin:2em}pre{font-size:12px}img{max-width:100%}</style>"
             f"<h1>ctframe experiment report: {html.escape(names)}</h1><p>Sorted by {SELECTION_METRIC} "
-            f"(tie-break {TIE_BREAK_METRIC}); params shown are those that differ between runs.</p>"
+            f"(tie-break {TIE_BREAK_METRIC}); params shown are those that differ between runs. The test columns are "
+            "the frozen test set (labels/test), scored by the model fitted on the development dates; they never "
+            "rank anything.</p>"
             f"<pre>{html.escape(format_table(rows))}</pre>{images}")
     report = folder / "report.html"
     report.write_text(page, encoding="utf-8")

@@ -4,10 +4,12 @@ from __future__ import annotations
 from ctframe import CtframeError
 from ctframe.features.corpus import check_text
 from ctframe.train.families import load_model
+from ctframe.train.model import as_frame
 
-def texts_from_frame(model_input) -> list[str]:
-    """The ``text`` column of a request, checked: present, strings, not blank. Bad input raises an
-    MlflowException that the scoring server answers with HTTP 400."""
+def inputs_from_frame(model_input):
+    """A request's paragraphs: the ``text`` column, checked (present, strings, not blank), with the
+    optional ``title`` and ``context`` columns (strings or null). Bad input raises an MlflowException that
+    the scoring server answers with HTTP 400."""
     import pandas as pd
     from mlflow.exceptions import MlflowException
     from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
@@ -16,11 +18,17 @@ def texts_from_frame(model_input) -> list[str]:
         model_input = pd.DataFrame(model_input)
     if not isinstance(model_input, pd.DataFrame) or "text" not in model_input.columns:
         raise MlflowException("input must have a 'text' column (one paragraph per row)", INVALID_PARAMETER_VALUE)
-    texts = model_input["text"].tolist()
     try:
-        return [check_text(text, f"row {row}") for row, text in enumerate(texts)]
+        for row, text in enumerate(model_input["text"].tolist()):
+            check_text(text, f"row {row}")
+        for column in ("title", "context"):
+            if column in model_input.columns:
+                for row, value in enumerate(model_input[column].tolist()):
+                    if value is not None and not isinstance(value, str) and not pd.isna(value):
+                        raise CtframeError(f"row {row}: {column!r} must be a string, got {type(value).__name__}")
     except CtframeError as exc:
         raise MlflowException(str(exc), INVALID_PARAMETER_VALUE) from exc
+    return as_frame(model_input)
 
 
 def pyfunc_class():
@@ -36,6 +44,6 @@ def pyfunc_class():
             self.model = load_model(context.artifacts["model"])
 
         def predict(self, context, model_input, params=None):
-            return to_frame(predict_records(self.model, texts_from_frame(model_input)))
+            return to_frame(predict_records(self.model, inputs_from_frame(model_input)))
 
     return CTFramePyfunc

@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from ctframe import CHAMPION_DIR, CtframeError
 from ctframe.features.corpus import Article, iter_inputs
+from ctframe.features.segment import context_text
 from ctframe.train.model import from_frame
 
 BATCH_SIZE = 512
@@ -32,26 +33,27 @@ def require_model(model_dir) -> None:
         raise CtframeError(f"no MLflow model at {model_dir} (run `make train`, or pass --model DIR)")
 
 
-def units(articles: Iterator[Article], as_paragraphs: bool) -> Iterator[tuple[str, int, str]]:
-    """(id, paragraph index, text) for every paragraph to score."""
+def units(articles: Iterator[Article], as_paragraphs: bool) -> Iterator[tuple[str, int, str, str, str]]:
+    """(id, paragraph index, text, article title, context) for every paragraph to score; the context is
+    the neighbouring paragraphs (none with ``as_paragraphs``)."""
     for article in articles:
         if as_paragraphs:
-            yield article.id, 0, article.text
+            yield article.id, 0, article.text, article.title, ""
         else:
             paragraphs = article.paragraphs()
             if not paragraphs:
                 raise CtframeError(f"{article.id}: no paragraphs after segmentation")
-            for p in paragraphs:
-                yield article.id, p.index, p.text
+            for i, p in enumerate(paragraphs):
+                yield article.id, p.index, p.text, article.title, context_text(paragraphs[max(i - 1, 0):i] + paragraphs[i + 1:i + 2])
 
 
-def records(model, rows: list[tuple[str, int, str]]) -> list[dict]:
-    """Score one batch of rows into output records (``{"id", "paragraph", **Prediction.to_json()}``)."""
+def records(model, rows: list[tuple]) -> list[dict]:
+    """Score one batch of ``units`` into output records (``{"id", "paragraph", **Prediction.to_json()}``)."""
     import pandas as pd
 
-    predictions = from_frame(model.predict(pd.DataFrame({"text": [text for _, _, text in rows]})))
-    return [{"id": ident, "paragraph": index, **prediction.to_json()}
-            for (ident, index, _), prediction in zip(rows, predictions)]
+    frame = pd.DataFrame([row[2:] for row in rows], columns=["text", "title", "context"])
+    predictions = from_frame(model.predict(frame))
+    return [{"id": row[0], "paragraph": row[1], **prediction.to_json()} for row, prediction in zip(rows, predictions)]
 
 
 def _complete_lines(path: Path) -> int:
