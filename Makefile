@@ -25,6 +25,7 @@ test-fast: $(STAMP)   # unit tests and in-process commands, for the edit-test lo
 	$(BIN)/pytest -m "not slow" -q
 
 experiments: $(STAMP)
+	$(BIN)/ctframe experiment run experiments/candidates.yaml
 	$(BIN)/ctframe experiment run experiments/peers.yaml
 	$(BIN)/ctframe experiment run experiments/grid.yaml
 	$(BIN)/ctframe compare --report reports

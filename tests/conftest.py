@@ -64,17 +64,18 @@ def make_paragraph(rng: random.Random, kind: str) -> str:
     return "، و".join(picks) + f" في اليوم {rng.randint(1, 999)}."
 
 
-def build_corpus(folder: Path, n_articles: int = 72, seed: int = 0, frames=FRAMES) -> list[dict]:
-    """Write two daily zips of small articles, one paragraph kind per frame of ``frames`` (sentences from
-    ``SENTENCES``) plus attacks and the other topics; return one truth record per paragraph."""
+def build_corpus(folder: Path, n_articles: int = 72, seed: int = 0, frames=FRAMES, test_date: str | None = None) -> list[dict]:
+    """Write daily zips of small articles (2015-07-21, 2015-08-09, and ``test_date`` if given), one paragraph
+    kind per frame of ``frames`` (sentences from ``SENTENCES``) plus attacks and the other topics; return one
+    truth record per paragraph."""
     rng = random.Random(seed)
     missing = [f for f in frames if f not in SENTENCES]
     if missing:
         raise ValueError(f"no test sentences for frame(s) {missing}: add them to SENTENCES")
     kinds = [*frames, "attack", "politics", "economy", "sports", "society", "boilerplate"]
-    truth, days = [], {"2015-07-21": [], "2015-08-09": []}
+    truth, days = [], {"2015-07-21": [], "2015-08-09": [], **({test_date: []} if test_date else {})}
     for a in range(n_articles):
-        date = "2015-08-09" if a % 6 == 0 else "2015-07-21"
+        date = "2015-08-09" if a % 6 == 0 else test_date if test_date and a % 6 == 3 else "2015-07-21"
         chosen = [kinds[(a + k) % len(kinds)] for k in range(3)]
         paragraphs = [make_paragraph(rng, kind) for kind in chosen]
         url = f"http://example.test/{a}"
@@ -83,7 +84,7 @@ def build_corpus(folder: Path, n_articles: int = 72, seed: int = 0, frames=FRAME
         for index, (kind, text) in enumerate(zip(chosen, split_paragraphs("\n".join(paragraphs)))):
             topic = "terrorism" if kind in frames or kind == "attack" else kind
             truth.append({"ref": f"snn:{url}#{index}", "sha1": text_sha1(text), "topic": topic,
-                          "frames": [kind] if kind in frames else [], "text": text})
+                          "frames": [kind] if kind in frames else [], "text": text, "date": date})
     folder.mkdir(parents=True, exist_ok=True)
     for date, articles in days.items():
         with zipfile.ZipFile(folder / f"{date}.zip", "w") as archive:

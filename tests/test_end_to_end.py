@@ -200,3 +200,16 @@ def test_champion_loads_with_pickle_deserialization_disallowed(trained):
                             env={**os.environ, "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false"})
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() in {"terrorism", "politics", "economy", "sports", "society", "boilerplate"}
+
+
+def test_glued_boilerplate_on_a_scraped_page_is_split_and_read_as_boilerplate(trained, tmp_path):
+    root, *_ = trained
+    page = tmp_path / "page.txt"
+    items = SENTENCES["boilerplate"]
+    page.write_text("     ".join(items) + "\n" + f"{SENTENCES['prevention'][0]}، و{SENTENCES['prevention'][2]}.",
+                    encoding="utf-8")
+    out = subprocess.run([*CLI, "score", "--model", str(root / "champion"), str(page)], check=True, cwd=root,
+                         capture_output=True, text=True).stdout
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [l["topic"] for l in lines] == ["boilerplate"] * len(items) + ["terrorism"]
+    assert lines[-1]["frames"] == ["prevention"]

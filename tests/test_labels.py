@@ -8,6 +8,7 @@ import pytest
 from ctframe.features.corpus import load_snn_paragraphs
 from ctframe import CtframeError
 import ctframe as ctframe_module
+from ctframe.train import labels as labels_module
 from ctframe.train.labels import (LabelRecord, adjudicate, check_against_corpus, import_records, kappa, load_records,
                           read_records, stats)
 from ctframe.train.labeling.queue import make_queue
@@ -119,7 +120,7 @@ def test_import_crash_mid_write_keeps_old_file(corpus, schema, tmp_path, monkeyp
     with pytest.raises(OSError, match="disk full"):
         import_records(more, paragraphs, schema, store)
     assert (store / "ann.jsonl").read_bytes() == before
-    assert sorted(p.name for p in store.iterdir()) == ["ann.jsonl"]  # no temporary file left behind
+    assert sorted(p.name for p in store.iterdir()) == [".lock", "ann.jsonl"]  # no temporary file left behind
 
 
 def test_stats_counts(corpus, schema, tmp_path):
@@ -150,3 +151,32 @@ def test_schema_and_codebook_agree(schema):
     codebook = (LABELS_DIR / "CODEBOOK.md").read_text(encoding="utf-8")
     headed = re.findall(r"^### `(\w+)`", codebook, flags=re.MULTILINE)
     assert headed == [*schema.topics, *schema.frames]
+
+
+@pytest.mark.slow
+def test_concurrent_imports_lose_no_reading(corpus, tmp_path):
+    """Four `ctframe labels import` processes, started together on disjoint batches of one annotator."""
+    import subprocess
+    import sys
+
+    folder, truth = corpus
+    labels = tmp_path / "labels"
+    batches = [truth[i::4] for i in range(4)]
+    paths = [write_labels(tmp_path / f"batch{i}", batch, "race") for i, batch in enumerate(batches)]
+    processes = [subprocess.Popen([sys.executable, "-m", "ctframe.train.cli", "labels", "import", str(path),
+                                   "--labels", str(labels), "--corpus", str(folder)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for path in paths]
+    outputs = [p.communicate(timeout=120) for p in processes]
+    assert all(p.returncode == 0 for p in processes), outputs
+    assert all(f"added (race): {len(b)}" in out for (out, _), b in zip(outputs, batches))
+    stored = [json.loads(line) for line in (labels / "race.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert sorted(r["ref"] for r in stored) == sorted(t["ref"] for t in truth)
+
+
+def test_a_held_lock_is_one_clear_error(tmp_path):
+    from filelock import FileLock
+
+    with FileLock(tmp_path / ".lock"):
+        with pytest.raises(CtframeError, match="another command has held the label lock"):
+            with labels_module.locked(tmp_path, timeout=0.2):
+                pass

@@ -1,11 +1,15 @@
 """Training against a real `mlflow server` over HTTP, started here on 127.0.0.1 with its own store."""
 import sys
 
+import pytest
+
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 
 from conftest import SENTENCES, build_corpus, free_port, start, stop, tiny_overrides, write_labels
+
+pytestmark = pytest.mark.slow  # real servers / Spark: make test runs it, make test-fast does not
 
 
 def test_train_register_promote_and_load_over_http(tmp_path, monkeypatch):

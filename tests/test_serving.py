@@ -11,6 +11,8 @@ import pytest
 
 from conftest import SENTENCES, free_port, start, stop
 
+pytestmark = pytest.mark.slow  # real servers / Spark: make test runs it, make test-fast does not
+
 TEXTS = [SENTENCES["prevention"][0], SENTENCES["economy"][1], SENTENCES["international_cooperation"][0]]
 
 

@@ -8,6 +8,8 @@ import pytest
 
 from conftest import SENTENCES
 
+pytestmark = pytest.mark.slow  # real servers / Spark: make test runs it, make test-fast does not
+
 
 def test_score_spark_matches_cli(trained, tmp_path):
     root, *_ = trained

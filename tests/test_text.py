@@ -131,3 +131,21 @@ def test_huge_single_line_file_is_refused(tmp_path):
     big_txt.write_bytes(b"x" * (MAX_INPUT_BYTES + 1))
     with pytest.raises(CtframeError, match="over the .*-byte limit"):
         list(iter_inputs([str(big_txt)]))
+
+
+# A page as scrapers deliver it: menu, ticker and related-article list glued into single lines, the items
+# separated by runs of spaces or tabs (written for this test, in the style of Moroccan news sites).
+SCRAPED_PAGE = ("الرئيسية   سياسة   اقتصاد   رياضة   مجتمع\n"
+                "عاجل: تفكيك خلية إرهابية بمدينة فاس\t\tتوقيف مشتبه به في طنجة\t\tأحوال الطقس ليوم الغد\n"
+                "أعلن المكتب المركزي للأبحاث القضائية، اليوم الثلاثاء، تفكيك خلية إرهابية موالية لتنظيم داعش "
+                "تتكون من خمسة عناصر كانوا ينشطون بمدن فاس وطنجة، وذلك في إطار العمليات الاستباقية.\n"
+                "اقرأ أيضا:     المغرب وإسبانيا يعززان التعاون الأمني     مواقيت الصلاة")
+
+
+def test_glued_page_items_become_units():
+    units = split_paragraphs(SCRAPED_PAGE)
+    assert units[:5] == ["الرئيسية", "سياسة", "اقتصاد", "رياضة", "مجتمع"]
+    assert "عاجل: تفكيك خلية إرهابية بمدينة فاس" in units and "توقيف مشتبه به في طنجة" in units
+    assert any(u.startswith("أعلن المكتب المركزي") and u.endswith("الاستباقية.") for u in units)
+    assert units[-3:] == ["اقرأ أيضا:", "المغرب وإسبانيا يعززان التعاون الأمني", "مواقيت الصلاة"]
+    assert split_paragraphs("جملة  بمسافتين فقط") == ["جملة بمسافتين فقط"]  # two spaces are not a break

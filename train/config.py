@@ -17,7 +17,7 @@ DEFAULTS: dict = {
                   "ta_marbuta": False, "digits": True, "whitespace": True},
     "features": {"analyzer": "char_wb", "ngram_range": [2, 5], "hashing": 262144, "min_df": 2, "max_df": 1.0,
                  "sublinear_tf": True, "max_features": None, "word_ngrams": None,
-                 "title_weight": 0.0, "context_weight": 0.0},  # >0: the title / neighbours as extra blocks
+                 "title_weight": 0.5, "context_weight": 0.3},  # the title / neighbours as extra blocks (0: off)
     "model": {"family": "linear_svc", **families.get("linear_svc").defaults()},  # a family's keys: its __init__
     "frames": {"threshold": "tuned"},  # "tuned" on out-of-fold predictions, or a fixed probability
     # The frozen test set's dates (labels/test/) are never in training or selection, whatever this says.

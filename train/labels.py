@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter, defaultdict
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,6 +21,27 @@ from ctframe.train.schema import Schema
 
 ANNOTATIONS_DIR = LABELS_DIR / "annotations"
 ADJUDICATOR_PREFIX = "adjudicator"
+LOCK_TIMEOUT = 60.0  # seconds a label write waits for another one to finish
+
+
+@contextmanager
+def locked(directory: Path, timeout: float = LOCK_TIMEOUT):
+    """Hold the label folder's exclusive lock (``<directory>/.lock``, across processes) for a whole
+    read–validate–merge–write, so concurrent imports never lose each other's readings."""
+    from filelock import FileLock, Timeout
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(directory / ".lock", timeout=timeout)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise CtframeError(f"{directory}: another command has held the label lock ({directory / '.lock'}) for over "
+                           f"{timeout:.0f} s; try again when it is done") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 @dataclass(frozen=True)
@@ -159,12 +181,18 @@ def final_labels(records: list[LabelRecord]) -> dict[str, tuple[str, tuple[str, 
 
 def import_records(new: list[LabelRecord], paragraphs: dict[str, Paragraph], schema: Schema,
                    directory: Path = ANNOTATIONS_DIR) -> Counter:
-    """Merge validated records into ``<directory>/<annotator>.jsonl``; returns counts by outcome.
+    """Merge validated records into ``<directory>/<annotator>.jsonl`` under the folder's lock; returns
+    counts by outcome.
 
     Every record is checked before anything is written: a ref not in the corpus, a stale sha1, one ref
     twice in the batch, or a ref the same annotator already labeled differently is an error.
     """
     check_against_corpus(new, paragraphs)
+    with locked(directory):
+        return _merge(new, schema, Path(directory))
+
+
+def _merge(new: list[LabelRecord], schema: Schema, directory: Path) -> Counter:
     existing = {(r.ref, r.annotator): r for r in load_records(schema, directory)}
     in_batch: dict[tuple[str, str], LabelRecord] = {}
     outcome: Counter = Counter()

@@ -1,0 +1,54 @@
+"""Property-based tests (hypothesis): the text layer takes any Unicode and any bytes, and answers with a
+result or one clear CtframeError, never a traceback."""
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ctframe import CtframeError
+from ctframe.features.corpus import json_lines
+from ctframe.features.hashing import CharNgramHasher
+from ctframe.features.normalize import ArabicNormalizer
+from ctframe.features.segment import split_paragraphs
+
+# Arbitrary Unicode, weighted toward what news pages hold: Arabic, RTL/LTR marks, control characters,
+# no-break and other spaces, tabs and newlines.
+NEWSY = st.text(st.one_of(st.characters(), st.sampled_from(list("إأآابتثجحخدذرزسشصضطظعغفقكلمنهويىةءؤئ"
+                                                                 "\u064b\u0640\u200f\u200e\u202b\u00a0\u2003\t\n\r\x00\x1f ٠١٢"))),
+                max_size=400)
+SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(NEWSY)
+def test_segmentation_yields_clean_units(text):
+    for unit in split_paragraphs(text):
+        assert unit and unit == unit.strip() and "\n" not in unit and "\t" not in unit and "   " not in unit
+
+
+@SETTINGS
+@given(NEWSY)
+def test_normalization_is_total_and_idempotent(text):
+    normalizer = ArabicNormalizer()
+    once = normalizer.normalize(text)
+    assert normalizer.normalize(once) == once and "\n" not in once
+
+
+@SETTINGS
+@given(st.lists(NEWSY, max_size=8))
+def test_hasher_takes_any_texts(texts):
+    matrix = CharNgramHasher(n_features=2**10).transform(texts)
+    assert matrix.shape == (len(texts), 2**10) and (matrix.data > 0).all()
+
+
+@SETTINGS
+@given(st.lists(st.one_of(st.binary(max_size=200),
+                          st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                                       lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                                       max_leaves=10).map(lambda v: json.dumps(v).encode())), max_size=6))
+def test_json_lines_give_values_or_one_clear_error(lines):
+    try:
+        for where, value in json_lines(lines, "fuzz"):
+            assert where.startswith("fuzz:")
+    except CtframeError as exc:
+        assert str(exc).startswith("fuzz:")
