@@ -102,3 +102,16 @@ def test_concurrent_clients_all_succeed(ctframe_server):
     with ThreadPoolExecutor(max_workers=50) as pool:
         statuses = list(pool.map(lambda _: post(ctframe_server, body)[0], range(500)))
     assert statuses.count(200) == 500
+
+
+def test_ctframe_serve_refuses_deep_nesting_and_reports_its_model(trained, ctframe_server):
+    root, *_ = trained
+    status, answer = post(ctframe_server, b"[" * 5000 + b"]" * 5000)
+    assert status == 400 and "nested deeper" in answer["message"]
+    nested_ok = json.dumps({"inputs": {"text": TEXTS}, "params": {}}).encode()
+    assert post(ctframe_server, nested_ok)[0] == 200
+    with urllib.request.urlopen(f"http://127.0.0.1:{ctframe_server}/health", timeout=30) as response:
+        health = json.loads(response.read())
+    champion = json.loads((root / "champion" / "champion.json").read_text())
+    assert health["status"] == "ok" and health["version"] == champion["version"]
+    assert health["data_fingerprint"] == champion["data_fingerprint"] and len(health["data_fingerprint"]) == 64

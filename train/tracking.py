@@ -140,8 +140,10 @@ def export_champion(name: str, dest: Path = CHAMPION_DIR) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
         local = Path(mlflow.artifacts.download_artifacts(f"models:/{name}@{CHAMPION_ALIAS}", dst_path=str(staging)))
-        (local / "champion.json").write_text(json.dumps(
-            {"name": name, "version": version.version, "run_id": version.run_id}, indent=2) + "\n")
+        fingerprint = MlflowClient().get_run(version.run_id).data.tags.get("data_fingerprint")
+        (local / "champion.json").write_text(json.dumps({"name": name, "version": version.version,
+                                                         "run_id": version.run_id, "data_fingerprint": fingerprint},
+                                                        indent=2) + "\n")
         old = dest.with_name(f".{dest.name}.old")
         shutil.rmtree(old, ignore_errors=True)
         if dest.exists():

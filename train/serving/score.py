@@ -1,4 +1,8 @@
-"""`ctframe score`: articles or paragraphs in, one JSON line per paragraph out (through the pyfunc model)."""
+"""`ctframe score`: articles or paragraphs in, one JSON line per paragraph out.
+
+The exported model's fitted estimator is read directly (the skops file behind the pyfunc, with the same
+allow-list), so scoring imports no MLflow; the pyfunc, the REST servers and Spark run the same
+``predict_records`` on it, so the numbers are the same (tested)."""
 from __future__ import annotations
 
 import itertools
@@ -15,17 +19,10 @@ from tqdm import tqdm
 from ctframe import CHAMPION_DIR, CtframeError
 from ctframe.features.corpus import Article, iter_inputs
 from ctframe.features.segment import context_text
-from ctframe.train.model import from_frame
+from ctframe.train.families import load_exported
+from ctframe.train.model import predict_records
 
 BATCH_SIZE = 512
-
-
-def load_pyfunc(model_dir: str | Path = CHAMPION_DIR):
-    """The exported pyfunc model: the same object `mlflow models serve` and Spark use."""
-    import mlflow
-
-    require_model(model_dir)
-    return mlflow.pyfunc.load_model(str(model_dir))
 
 
 def require_model(model_dir) -> None:
@@ -48,12 +45,11 @@ def units(articles: Iterator[Article], as_paragraphs: bool) -> Iterator[tuple[st
 
 
 def records(model, rows: list[tuple]) -> list[dict]:
-    """Score one batch of ``units`` into output records (``{"id", "paragraph", **Prediction.to_json()}``)."""
-    import pandas as pd
-
-    frame = pd.DataFrame([row[2:] for row in rows], columns=["text", "title", "context"])
-    predictions = from_frame(model.predict(frame))
-    return [{"id": row[0], "paragraph": row[1], **prediction.to_json()} for row, prediction in zip(rows, predictions)]
+    """Score one batch of ``units`` with a fitted model into output records
+    (``{"id", "paragraph", **Prediction.to_json()}``)."""
+    inputs = {"text": [r[2] for r in rows], "title": [r[3] for r in rows], "context": [r[4] for r in rows]}
+    return [{"id": row[0], "paragraph": row[1], **prediction.to_json()}
+            for row, prediction in zip(rows, predict_records(model, inputs))]
 
 
 def _complete_lines(path: Path) -> int:
@@ -112,7 +108,7 @@ _worker_model = None
 
 def _init_worker(model_dir) -> None:
     global _worker_model
-    _worker_model = load_pyfunc(model_dir)
+    _worker_model = load_exported(model_dir)
 
 
 def _score_in_worker(rows):
@@ -123,7 +119,7 @@ def scored_batches(model_dir, rows: Iterator[list], jobs: int) -> Iterator[list[
     """Scored batches in input order; with ``jobs`` > 1, worker processes each hold the model and at
     most ``2 * jobs`` batches are in flight, so memory stays bounded however long the input."""
     if jobs <= 1:
-        model = load_pyfunc(model_dir)
+        model = load_exported(model_dir)
         for batch in rows:
             yield records(model, batch)
         return
