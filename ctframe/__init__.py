@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterable
+from contextlib import contextmanager
 from pathlib import Path
 
 __version__ = "0.2.0"
@@ -41,3 +42,23 @@ def write_atomically(path: str | os.PathLike, lines: Iterable[str]) -> Path:
         Path(handle.name).unlink(missing_ok=True)
         raise
     return path
+
+
+@contextmanager
+def locked(path: str | os.PathLike, timeout: float, what: str):
+    """Hold an exclusive lock file (across the processes of this machine) for the ``with`` block; one clear
+    CtframeError, naming ``what`` it guards, if another process holds it for longer than ``timeout`` s."""
+    from filelock import FileLock, Timeout
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(path, timeout=timeout)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise CtframeError(f"another command has held the lock on {what} ({path}) for over {timeout:.0f} s; "
+                           "try again when it is done") from None
+    try:
+        yield
+    finally:
+        lock.release()

@@ -177,6 +177,6 @@ def test_a_held_lock_is_one_clear_error(tmp_path):
     from filelock import FileLock
 
     with FileLock(tmp_path / ".lock"):
-        with pytest.raises(CtframeError, match="another command has held the label lock"):
+        with pytest.raises(CtframeError, match="another command has held the lock on the labels"):
             with labels_module.locked(tmp_path, timeout=0.2):
                 pass

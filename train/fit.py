@@ -120,13 +120,8 @@ def finalize(config: dict, schema: Schema, data: Dataset, run_metrics: dict, fol
     """Fit and register the config in the active run, then apply the champion rule (exporting a new champion)."""
     name = config["mlflow"]["registered_model"]
     version = fit_and_register(config, schema, data, folder, log)
-    promote, why = tracking.should_promote(MlflowClient(), name, run_metrics, data.fingerprint)
-    summary = {"version": version, "champion": promote, "reason": why}
-    if promote:
-        summary["exported"] = str(tracking.promote(name, version, Path(export_dir)))
-    elif not Path(export_dir).exists():
-        summary["exported"] = str(tracking.export_champion(name, Path(export_dir)))
-    return summary
+    promoted, why = tracking.promote_if_better(name, version, run_metrics, data.fingerprint, Path(export_dir))
+    return {"version": version, "champion": promoted, "reason": why, "exported": str(export_dir)}
 
 
 def register_run(run_id: str, log=print) -> str:

@@ -9,14 +9,13 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter, defaultdict
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ctframe import LABELS_DIR, CtframeError, write_atomically
+from ctframe import locked as project_lock
 from ctframe.features.corpus import read_jsonl
-from ctframe import CtframeError
 from ctframe.features.segment import Paragraph
-from ctframe import LABELS_DIR, write_atomically
 from ctframe.train.schema import Schema
 
 ANNOTATIONS_DIR = LABELS_DIR / "annotations"
@@ -24,24 +23,10 @@ ADJUDICATOR_PREFIX = "adjudicator"
 LOCK_TIMEOUT = 60.0  # seconds a label write waits for another one to finish
 
 
-@contextmanager
 def locked(directory: Path, timeout: float = LOCK_TIMEOUT):
     """Hold the label folder's exclusive lock (``<directory>/.lock``, across processes) for a whole
     read–validate–merge–write, so concurrent imports never lose each other's readings."""
-    from filelock import FileLock, Timeout
-
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(directory / ".lock", timeout=timeout)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise CtframeError(f"{directory}: another command has held the label lock ({directory / '.lock'}) for over "
-                           f"{timeout:.0f} s; try again when it is done") from None
-    try:
-        yield
-    finally:
-        lock.release()
+    return project_lock(Path(directory) / ".lock", timeout, f"the labels in {directory}")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from mlflow import MlflowClient
 from mlflow.models import ModelSignature, infer_signature
 from mlflow.types import ColSpec, Schema
 
-from ctframe import CHAMPION_DIR, PROJECT_ROOT, CtframeError
+from ctframe import CHAMPION_DIR, PROJECT_ROOT, CtframeError, locked
 
 CHAMPION_ALIAS = "champion"
 SELECTION_METRIC = "holdout.frames.macro_f1"
@@ -28,17 +28,24 @@ PYFUNC_ENTRY = Path(__file__).parent / "serving" / "pyfunc_entry.py"
 REQUIREMENTS = ["mlflow", "scikit-learn", "skops", "pyarabic", "numpy", "pandas", "pyyaml", "tqdm", "matplotlib"]
 
 
+STORE_TIMEOUT = 60  # seconds a process waits for another one's write to the embedded sqlite store
+
+
 def tracking_uri() -> str:
-    """``$MLFLOW_TRACKING_URI``, else the embedded store ``sqlite:///<project>/mlflow.db``."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}"
+    """``$MLFLOW_TRACKING_URI``, else the embedded store ``sqlite:///<project>/mlflow.db`` (waiting up to
+    ``STORE_TIMEOUT`` s for a concurrent writer instead of failing with "database is locked")."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}?timeout={STORE_TIMEOUT}"
 
 
 def start(experiment: str) -> None:
-    """Point MLflow at the tracking store and the experiment (created with a project-local artifact root)."""
-    mlflow.set_tracking_uri(tracking_uri())
-    if mlflow.get_experiment_by_name(experiment) is None and "MLFLOW_TRACKING_URI" not in os.environ:
-        mlflow.create_experiment(experiment, artifact_location=(PROJECT_ROOT / "mlruns").as_uri())
-    mlflow.set_experiment(experiment)
+    """Point MLflow at the tracking store and the experiment (created with a project-local artifact root).
+    Creating the store and the experiment is serialized, so commands started together do not race."""
+    uri = tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    with locked(PROJECT_ROOT / ".mlflow-setup.lock", 10 * STORE_TIMEOUT, "the tracking store's setup"):
+        if mlflow.get_experiment_by_name(experiment) is None and "MLFLOW_TRACKING_URI" not in os.environ:
+            mlflow.create_experiment(experiment, artifact_location=(PROJECT_ROOT / "mlruns").as_uri())
+        mlflow.set_experiment(experiment)
 
 
 def git_commit() -> str:
@@ -115,6 +122,22 @@ def should_promote(client: MlflowClient, name: str, run_metrics: dict, fingerpri
     if new >= old:
         return True, f"{SELECTION_METRIC} {new[0]:.4f} ≥ champion's {old[0]:.4f}"
     return False, f"{SELECTION_METRIC} {new[0]:.4f} < champion's {old[0]:.4f} (version {current.version})"
+
+
+def promote_if_better(name: str, version: str, run_metrics: dict, fingerprint: str,
+                      dest: Path = CHAMPION_DIR) -> tuple[bool, str]:
+    """The champion rule as a compare-and-set: under one lock, the rule is checked against the champion
+    *as it is now* and the alias moved and exported only if the run still wins. A slower, worse run never
+    overwrites a better champion that landed while it was fitting. → (promoted, why)."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with locked(dest.parent / f".{dest.name}.lock", 10 * STORE_TIMEOUT, "the champion"):
+        promoted, why = should_promote(MlflowClient(), name, run_metrics, fingerprint)
+        if promoted:
+            promote(name, version, dest)
+        elif not dest.exists():
+            export_champion(name, dest)
+    return promoted, why
 
 
 def promote(name: str, version: str, dest: Path = CHAMPION_DIR) -> Path:

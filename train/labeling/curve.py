@@ -89,8 +89,8 @@ def learning_curve(config_path=None, *, overrides: dict | None = None, output: P
     main = "test" if test is not None else "holdout"
     plot_curve(rows, labels, main, output)
     columns = ["topic.macro_f1", "frames.macro_f1", *[f"frames.{f}.f1" for f in frames]]
-    header = f"{'share':>6}{'labels':>8}" + "".join(f"{c.replace('.f1', '').replace('frames.', '')[:12]:>14}"
-                                                   for c in columns)
+    names = ["topic", "frames", *frames]
+    header = f"{'share':>6}{'labels':>8}" + "".join(f"{name[:13]:>14}" for name in names)
     table = [header]
     for split in splits:
         table.append(f"-- {split}")

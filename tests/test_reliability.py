@@ -1,0 +1,59 @@
+"""Several commands at once on one store: concurrent training runs, and the champion as a compare-and-set."""
+import json
+import os
+import subprocess
+import sys
+
+import mlflow
+import pytest
+import yaml
+from mlflow import MlflowClient
+
+from conftest import build_corpus, tiny_overrides, write_labels
+from ctframe.train import tracking
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    truth = build_corpus(tmp_path / "corpus")
+    write_labels(tmp_path / "labels", truth)
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(tiny_overrides(tmp_path)), encoding="utf-8")
+    return tmp_path, config
+
+
+def test_three_trainings_at_once_on_one_sqlite_store(tiny):
+    root, config = tiny
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}?timeout=60"}
+    runs = [subprocess.Popen([sys.executable, "-m", "ctframe.train.cli", "train", str(config), "--export-dir",
+                              str(root / "champion")], cwd=root, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    results = [(run.wait(timeout=600), *run.communicate()) for run in runs]
+    assert all(code == 0 for code, _, _ in results), [err[-2000:] for _, _, err in results]
+    mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
+    versions = MlflowClient().search_model_versions("name='ctframe'")
+    assert len(versions) == 3
+    alias = tracking.champion_version(MlflowClient(), "ctframe")
+    assert json.loads((root / "champion" / "champion.json").read_text())["version"] == alias.version
+
+
+def test_a_worse_run_never_replaces_a_better_champion(tiny, monkeypatch):
+    root, config = tiny
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+    monkeypatch.chdir(root)
+    from ctframe.train.fit import train
+
+    first = train(config, export_dir=root / "champion", log=lambda m: None)
+    second = train(config, register=True, export_dir=root / "champion", log=lambda m: None)
+    assert second["champion"]  # equal figures: the newest wins
+    client = MlflowClient()
+    fingerprint = client.get_run(second["run_id"]).data.tags["data_fingerprint"]
+    champion = client.get_run(tracking.champion_version(client, "ctframe").run_id).data.metrics
+    worse = {**champion, tracking.SELECTION_METRIC: champion[tracking.SELECTION_METRIC] - 0.1}
+    # the older, slower run (version 1) asks to be promoted with figures worse than the champion's now
+    promoted, why = tracking.promote_if_better("ctframe", str(first["version"]), worse, fingerprint, root / "champion")
+    assert not promoted and "<" in why
+    assert tracking.champion_version(client, "ctframe").version == second["version"]
+    assert json.loads((root / "champion" / "champion.json").read_text())["version"] == second["version"]
