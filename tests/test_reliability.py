@@ -57,3 +57,69 @@ def test_a_worse_run_never_replaces_a_better_champion(tiny, monkeypatch):
     assert not promoted and "<" in why
     assert tracking.champion_version(client, "ctframe").version == second["version"]
     assert json.loads((root / "champion" / "champion.json").read_text())["version"] == second["version"]
+
+
+def test_readers_see_a_whole_model_while_the_champion_is_exported_again(tiny, monkeypatch):
+    import threading
+    import urllib.request
+
+    from conftest import SENTENCES, free_port, start, stop
+    from ctframe.train.families import load_exported
+
+    root, config = tiny
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+    monkeypatch.chdir(root)
+    from ctframe.train.fit import train
+
+    train(config, export_dir=root / "champion", log=lambda m: None)
+    port = free_port()
+    server = start([sys.executable, "-m", "ctframe.train.cli", "serve", "--model", str(root / "champion"),
+                    "--port", str(port)], port, root)
+    body = json.dumps({"inputs": {"text": [SENTENCES["prevention"][0]]}}).encode()
+    statuses, loads, stop_flag = [], [], threading.Event()
+
+    def clients():
+        while not stop_flag.is_set():
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
+                                             headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=30) as response:
+                statuses.append(response.status)
+            loads.append(len(load_exported(root / "champion").frames))  # a new reader mid-export
+
+    thread = threading.Thread(target=clients)
+    try:
+        thread.start()
+        tracking.start("ctframe")
+        for _ in range(4):
+            tracking.export_champion("ctframe", root / "champion")
+    finally:
+        stop_flag.set()
+        thread.join(timeout=60)
+        stop(server)
+    assert statuses and set(statuses) == {200} and set(loads) == {3}
+    assert len(list(root.glob(".champion-*"))) == 2  # the current export and the previous one
+
+
+def test_a_crash_during_export_leaves_the_old_champion(tiny, monkeypatch):
+    root, config = tiny
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+    monkeypatch.chdir(root)
+    from ctframe.train.families import load_exported
+    from ctframe.train.fit import train
+
+    train(config, export_dir=root / "champion", log=lambda m: None)
+    before = (root / "champion").resolve()
+
+    def killed(*args):
+        raise KeyboardInterrupt  # as if the process died at the swap
+
+    monkeypatch.setattr(tracking.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        tracking.export_champion("ctframe", root / "champion")
+    monkeypatch.undo()
+    assert (root / "champion").resolve() == before and load_exported(root / "champion").frames
+    assert len(list(root.glob(".champion*"))) == 1  # the half-made export and its link were removed
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+    monkeypatch.chdir(root)
+    assert train(config, export_dir=root / "champion", log=lambda m: None)["champion"]  # the next run recovers
+    assert (root / "champion").resolve() != before

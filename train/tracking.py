@@ -154,25 +154,38 @@ def registered_version(name: str, run_id: str) -> str | None:
 
 
 def export_champion(name: str, dest: Path = CHAMPION_DIR) -> Path:
-    """Copy ``models:/<name>@champion`` to ``dest`` (swapped in whole, never half-written)."""
+    """Write ``models:/<name>@champion`` to ``dest``, swapped in whole: the model is written to a folder of
+    its own beside ``dest`` (``.<dest>-v<version>-…``), then ``dest``, a symbolic link, is repointed to it
+    with one atomic rename. A reader that opens ``dest`` during an export sees the old model or the new
+    one, never a mix; a crash at any point leaves the old one in place. The previous export is kept for
+    readers still loading it; older ones are removed."""
     version = champion_version(MlflowClient(), name)
     if version is None:
         raise CtframeError(f"model {name!r} has no {CHAMPION_ALIAS!r} alias yet; run `ctframe train` first")
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    root = dest.parent
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}-v{version.version}-", dir=root))
+    staging.chmod(0o755)
+    link = root / f".{dest.name}.link-{os.getpid()}"
     try:
         local = Path(mlflow.artifacts.download_artifacts(f"models:/{name}@{CHAMPION_ALIAS}", dst_path=str(staging)))
         fingerprint = MlflowClient().get_run(version.run_id).data.tags.get("data_fingerprint")
         (local / "champion.json").write_text(json.dumps({"name": name, "version": version.version,
                                                          "run_id": version.run_id, "data_fingerprint": fingerprint},
                                                         indent=2) + "\n")
-        old = dest.with_name(f".{dest.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        if dest.exists():
-            dest.rename(old)
-        local.rename(dest)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
+        previous = root.resolve() / dest.resolve().relative_to(root.resolve()).parts[0] if dest.is_symlink() else None
+        if dest.exists() and not dest.is_symlink():  # a folder written by an older ctframe: set it aside
+            dest.rename(root / f".{dest.name}-legacy-{os.getpid()}")
+        link.unlink(missing_ok=True)
+        link.symlink_to(os.path.relpath(local, root))
+        os.replace(link, dest)
+    except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        link.unlink(missing_ok=True)
+        raise
+    keep = {staging.resolve(), *((previous,) if previous else ())}
+    for old in root.glob(f".{dest.name}-*"):
+        if old.is_dir() and old.resolve() not in keep:
+            shutil.rmtree(old, ignore_errors=True)
     return dest
