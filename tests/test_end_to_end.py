@@ -8,6 +8,8 @@ import zipfile
 import mlflow
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from mlflow import MlflowClient
 
 from conftest import SENTENCES
@@ -111,7 +113,8 @@ def test_missing_model_is_a_clear_error(tmp_path):
     assert result.returncode == 2 and "no MLflow model at" in result.stderr
 
 
-def test_tampered_model_is_refused(trained, tmp_path):
+@pytest.mark.parametrize("module, name", [("subprocess", "Popen"), ("builtins", "eval")])
+def test_tampered_model_is_refused(trained, tmp_path, module, name):
     root, *_ = trained
     original = root / "champion" / "artifacts" / "ctframe.skops"
     assert load_model(original).predict(["نص"])[0][0] in {"terrorism", "politics", "economy", "sports",
@@ -121,11 +124,33 @@ def test_tampered_model_is_refused(trained, tmp_path):
         for item in src.infolist():
             data = src.read(item.filename)
             if item.filename == "schema.json":
-                data = data.replace(b'"__module__": "ctframe.features.normalize"', b'"__module__": "subprocess"', 1)
-                data = data.replace(b'"__class__": "ArabicNormalizer"', b'"__class__": "Popen"', 1)
+                data = data.replace(b'"__module__": "ctframe.features.normalize"', f'"__module__": "{module}"'.encode(), 1)
+                data = data.replace(b'"__class__": "ArabicNormalizer"', f'"__class__": "{name}"'.encode(), 1)
             dst.writestr(item, data)
-    with pytest.raises(CtframeError, match="refusing to load untrusted type.*subprocess.Popen"):
+    with pytest.raises(CtframeError, match=f"refusing to load untrusted type.*{module}.{name}"):
         load_model(tampered)
+
+
+def test_a_corrupt_model_folder_is_one_clear_error(trained, tmp_path):
+    import shutil
+
+    root, *_ = trained
+    broken = tmp_path / "broken"
+    shutil.copytree(root / "champion", broken)
+    skops_file = broken / "artifacts" / "ctframe.skops"
+    skops_file.write_bytes(skops_file.read_bytes()[:5000])  # truncated
+    (tmp_path / "a.txt").write_text(SENTENCES["sports"][0], encoding="utf-8")
+    result = subprocess.run([*CLI, "score", "--model", str(broken), str(tmp_path / "a.txt")], capture_output=True,
+                            text=True)
+    assert result.returncode == 2 and "not a readable skops model" in result.stderr and "Traceback" not in result.stderr
+    skops_file.unlink()
+    result = subprocess.run([*CLI, "score", "--model", str(broken), str(tmp_path / "a.txt")], capture_output=True,
+                            text=True)
+    assert result.returncode == 2 and "model file missing" in result.stderr
+    (broken / "MLmodel").unlink()
+    result = subprocess.run([*CLI, "score", "--model", str(broken), str(tmp_path / "a.txt")], capture_output=True,
+                            text=True)
+    assert result.returncode == 2 and "no MLflow model at" in result.stderr
 
 
 def test_label_studio_round_trip(trained, tmp_path):
@@ -191,6 +216,22 @@ def test_streaming_jobs_and_resume(trained, tmp_path):
     assert resumed.read_text(encoding="utf-8").splitlines() == expected
     assert not (tmp_path / "resumed.jsonl.part").exists()
 
+    # A run killed with SIGKILL mid-stream, then resumed: no line lost or repeated.
+    import signal
+    import time
+
+    killed, part = tmp_path / "killed.jsonl", tmp_path / "killed.jsonl.part"
+    process = subprocess.Popen([*CLI, "score", "--model", str(root / "champion"), str(corpus), "-o", str(killed),
+                                "--batch-size", "1"], cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and (not part.exists() or part.read_bytes().count(b"\n") < 20):
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not killed.exists() and 20 <= part.read_bytes().count(b"\n") < len(expected)
+    assert _score(root, str(corpus), "-o", str(killed), "--batch-size", "16", "--resume").returncode == 0
+    assert killed.read_text(encoding="utf-8").splitlines() == expected
+
 
 def test_champion_loads_with_pickle_deserialization_disallowed(trained):
     root, *_ = trained
@@ -213,3 +254,24 @@ def test_glued_boilerplate_on_a_scraped_page_is_split_and_read_as_boilerplate(tr
     lines = [json.loads(line) for line in out.splitlines()]
     assert [l["topic"] for l in lines] == ["boilerplate"] * len(items) + ["terrorism"]
     assert lines[-1]["frames"] == ["prevention"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=st.one_of(st.binary(max_size=300),
+                         st.lists(st.one_of(st.fixed_dictionaries({"id": st.text(max_size=5), "text": st.text(max_size=80)}),
+                                            st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5),
+                                                            max_size=3)), max_size=4)
+                         .map(lambda rows: "\n".join(json.dumps(r, ensure_ascii=False) for r in rows).encode())),
+       suffix=st.sampled_from([".jsonl", ".txt"]))
+def test_score_inputs_give_a_result_or_one_clear_error(trained, tmp_path_factory, content, suffix):
+    from ctframe.train.cli import main
+
+    root, *_ = trained
+    folder = tmp_path_factory.mktemp("fuzz")
+    source, out = folder / f"input{suffix}", folder / "out.jsonl"
+    source.write_bytes(content)
+    code = main(["score", "--model", str(root / "champion"), str(source), "-o", str(out)])
+    assert code in (0, 2)
+    assert out.exists() == (code == 0) and not (folder / "out.jsonl.part").exists()
+    if code == 0:
+        assert all(json.loads(line)["topic"] for line in out.read_text(encoding="utf-8").splitlines())

@@ -12,7 +12,7 @@ from ctframe.train import labels as labels_module
 from ctframe.train.labels import (LabelRecord, adjudicate, check_against_corpus, import_records, kappa, load_records,
                           read_records, stats)
 from ctframe.train.labeling.queue import make_queue
-from ctframe.train.schema import LABELS_DIR
+from ctframe.train.schema import LABELS_DIR, load_schema
 
 from conftest import write_labels
 
@@ -180,3 +180,32 @@ def test_a_held_lock_is_one_clear_error(tmp_path):
         with pytest.raises(CtframeError, match="another command has held the lock on the labels"):
             with labels_module.locked(tmp_path, timeout=0.2):
                 pass
+
+
+@pytest.mark.slow
+def test_an_import_killed_at_any_moment_leaves_nothing_or_everything(corpus, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    folder, truth = corpus
+    labels = tmp_path / "labels"
+    write_labels(labels, truth[:10], "kill")
+    before = (labels / "kill.jsonl").read_bytes()
+    batch = write_labels(tmp_path / "batch", truth[10:], "kill")
+    outcomes = set()
+    for delay in (0.1, 0.5, 0.9, 1.3, 1.7, None):  # None: let the last one finish
+        (labels / "kill.jsonl").write_bytes(before)
+        process = subprocess.Popen([sys.executable, "-m", "ctframe.train.cli", "labels", "import", str(batch),
+                                    "--labels", str(labels), "--corpus", str(folder)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if delay is not None:
+            time.sleep(delay)
+            process.send_signal(signal.SIGKILL)
+        process.wait()
+        lines = (labels / "kill.jsonl").read_bytes().splitlines()
+        assert lines in (before.splitlines(), before.splitlines() + batch.read_bytes().splitlines())
+        assert len(labels_module.load_records(load_schema(), labels)) == len(lines)  # still a valid store
+        outcomes.add(len(lines))
+    assert outcomes == {10, len(truth)}  # a kill landed before the write, and the last import completed

@@ -8,6 +8,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import SENTENCES, free_port, start, stop
 
@@ -115,3 +117,29 @@ def test_ctframe_serve_refuses_deep_nesting_and_reports_its_model(trained, ctfra
     champion = json.loads((root / "champion" / "champion.json").read_text())
     assert health["status"] == "ok" and health["version"] == champion["version"]
     assert health["data_fingerprint"] == champion["data_fingerprint"] and len(health["data_fingerprint"]) == 64
+
+
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers(min_value=-10**30, max_value=10**30) | st.floats()
+                           | st.text(max_size=30),
+                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+                               st.sampled_from(["inputs", "text", "dataframe_split", "dataframe_records", "columns",
+                                                "data", "instances", "params", "x"]), inner, max_size=4),
+                           max_leaves=25)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.one_of(JSON_VALUES.map(lambda v: json.dumps(v).encode()), st.binary(max_size=300)),
+       content_type=st.sampled_from(["application/json", "text/plain", "application/octet-stream", "text/csv"]))
+def test_hostile_bodies_get_an_answer_never_a_500(ctframe_server, body, content_type):
+    status, _ = post_raw(ctframe_server, body, content_type)
+    assert status < 500, (status, body[:200])
+
+
+def post_raw(port: int, body: bytes, content_type: str):
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
+                                     headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
