@@ -24,8 +24,8 @@ class CtframeError(Exception):
     exits with status 2, the servers answer it with HTTP 400."""
 
 
-def write_atomically(path: str | os.PathLike, lines: Iterable[str]) -> Path:
-    """Write ``lines`` to ``path`` through a temporary file, fsync and a rename: never half-written."""
+def write_temporary(path: str | os.PathLike, lines: Iterable[str]) -> Path:
+    """Write ``lines`` to a new fsynced temporary file beside ``path``; → its path (rename it onto ``path``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.",
@@ -37,11 +37,21 @@ def write_atomically(path: str | os.PathLike, lines: Iterable[str]) -> Path:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(handle.name, 0o644)
-        os.replace(handle.name, path)
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
         raise
-    return path
+    return Path(handle.name)
+
+
+def write_atomically(path: str | os.PathLike, lines: Iterable[str]) -> Path:
+    """Write ``lines`` to ``path`` through a temporary file, fsync and a rename: never half-written."""
+    temporary = write_temporary(path, lines)
+    try:
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return Path(path)
 
 
 @contextmanager

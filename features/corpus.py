@@ -114,7 +114,19 @@ def json_lines(lines: Iterable[bytes], where: str) -> Iterator[tuple[str, object
             value = json.loads(line)
         except json.JSONDecodeError as exc:
             raise CtframeError(f"{at}: malformed JSON ({exc.msg})") from exc
+        except RecursionError:
+            raise CtframeError(f"{at}: JSON nested too deeply") from None
+        if "\\u" in line and _has_lone_surrogate(value):
+            raise CtframeError(f"{at}: a lone surrogate escape (\\ud800–\\udfff) is not text")
         yield at, value
+
+
+def _has_lone_surrogate(value) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[str, object]]:

@@ -62,7 +62,7 @@ class CharNgramHasher(TransformerMixin, BaseEstimator):
 
     def _count(self, docs: list[str], bits: int) -> sp.csr_matrix:
         """Count the n-grams of whitespace-collapsed (and, for word boundaries, padded) texts."""
-        codes = np.frombuffer("\n".join(docs).encode("utf-32-le"), dtype=np.uint32)
+        codes = np.frombuffer("\n".join(docs).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)  # lone surrogates too
         size, (lo, hi) = len(codes), self.ngram_range
         # seps[i] / spaces[i]: separators / spaces in codes[:i]; seps[i] is also the text of position i.
         seps = np.cumsum(np.concatenate(([False], codes == _SEP)), dtype=np.uint32)

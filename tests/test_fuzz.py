@@ -52,3 +52,12 @@ def test_json_lines_give_values_or_one_clear_error(lines):
             assert where.startswith("fuzz:")
     except CtframeError as exc:
         assert str(exc).startswith("fuzz:")
+
+
+def test_a_ten_megabyte_line_is_segmented_and_normalized():
+    sentence = "أحبطت الأجهزة الأمنية مخططا إرهابيا \u200f(RTL) mixed نص. "
+    line = sentence * (10 * 2**20 // len(sentence.encode()))
+    assert len(line.encode()) > 9.9 * 2**20
+    units = split_paragraphs(line)
+    assert all(len(u) <= 700 for u in units) and sum(len(u) for u in units) >= len(line.strip()) - len(units)
+    assert ArabicNormalizer().transform(units[:1000])[0].startswith("احبطت")

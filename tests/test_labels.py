@@ -209,3 +209,25 @@ def test_an_import_killed_at_any_moment_leaves_nothing_or_everything(corpus, tmp
         assert len(labels_module.load_records(load_schema(), labels)) == len(lines)  # still a valid store
         outcomes.add(len(lines))
     assert outcomes == {10, len(truth)}  # a kill landed before the write, and the last import completed
+
+
+def test_an_import_of_several_annotators_is_all_or_nothing(corpus, schema, tmp_path, monkeypatch):
+    folder, truth = corpus
+    paragraphs = {p.id: p for p in load_snn_paragraphs(folder)}
+    store = tmp_path / "labels"
+    batch = [record(t["ref"], t["topic"], t["frames"], who, t["sha1"]) for t in truth[:3] for who in ("a", "b", "c")]
+    real_replace, renames = ctframe_module.os.replace, []
+
+    def dies_after_the_first_rename(src, dst):
+        if str(dst).endswith(".jsonl") and renames:
+            raise KeyboardInterrupt  # killed between two annotators' files
+        renames.append(dst)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(labels_module.os, "replace", dies_after_the_first_rename)
+    with pytest.raises(KeyboardInterrupt):
+        import_records(batch, paragraphs, schema, store)
+    monkeypatch.undo()
+    assert (store / labels_module.JOURNAL).exists()
+    # the next command that reads the labels finishes the import: every annotator holds the whole batch
+    assert len(load_records(schema, store)) == 9 and not (store / labels_module.JOURNAL).exists()

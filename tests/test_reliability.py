@@ -123,3 +123,23 @@ def test_a_crash_during_export_leaves_the_old_champion(tiny, monkeypatch):
     monkeypatch.chdir(root)
     assert train(config, export_dir=root / "champion", log=lambda m: None)["champion"]  # the next run recovers
     assert (root / "champion").resolve() != before
+
+
+def test_a_crash_between_registration_and_promotion_is_recovered_by_the_next_run(tiny, monkeypatch):
+    root, config = tiny
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+    monkeypatch.chdir(root)
+    from ctframe.train.families import load_exported
+    from ctframe.train.fit import train
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # the process dies right after the model version was registered
+
+    with monkeypatch.context() as patch:
+        patch.setattr(tracking, "promote_if_better", killed)
+        with pytest.raises(KeyboardInterrupt):
+            train(config, export_dir=root / "champion", log=lambda m: None)
+    assert not (root / "champion").exists()
+    summary = train(config, export_dir=root / "champion", log=lambda m: None)  # no manual cleanup
+    assert summary["champion"] and summary["version"] == 2 and load_exported(root / "champion").frames
+    assert tracking.champion_version(MlflowClient(), "ctframe").version == 2

@@ -143,3 +143,15 @@ def post_raw(port: int, body: bytes, content_type: str):
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
+
+
+def test_chunked_upload_without_length_gets_411(ctframe_server):
+    connection = http.client.HTTPConnection("127.0.0.1", ctframe_server, timeout=30)
+    connection.putrequest("POST", "/invocations")
+    connection.putheader("Content-Type", "application/json")
+    connection.putheader("Transfer-Encoding", "chunked")
+    connection.endheaders()
+    connection.send(b"10\r\n" + b'{"inputs": {"te' + b"x\r\n")  # never finished: the server must not wait for it
+    response = connection.getresponse()
+    assert response.status == 411 and "Content-Length" in json.loads(response.read())["message"]
+    connection.close()

@@ -149,3 +149,14 @@ def test_glued_page_items_become_units():
     assert any(u.startswith("أعلن المكتب المركزي") and u.endswith("الاستباقية.") for u in units)
     assert units[-3:] == ["اقرأ أيضا:", "المغرب وإسبانيا يعززان التعاون الأمني", "مواقيت الصلاة"]
     assert split_paragraphs("جملة  بمسافتين فقط") == ["جملة بمسافتين فقط"]  # two spaces are not a break
+
+
+@pytest.mark.parametrize("line, message", [
+    ('{"id": "x", "text": "\\ud800 نص"}', "lone surrogate"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+])
+def test_json_lines_refuse_what_is_not_text(line, message):
+    from ctframe.features.corpus import json_lines
+
+    with pytest.raises(CtframeError, match=message):
+        list(json_lines([line.encode()], "in.jsonl"))

@@ -7,12 +7,13 @@ paragraph text it was read from; both are checked against the corpus when labels
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ctframe import LABELS_DIR, CtframeError, write_atomically
+from ctframe import LABELS_DIR, CtframeError, write_atomically, write_temporary
 from ctframe import locked as project_lock
 from ctframe.features.corpus import read_jsonl
 from ctframe.features.segment import Paragraph
@@ -98,7 +99,11 @@ def records_from_answers(answers: Path, batch: Path, schema: Schema, annotator: 
 
 
 def load_records(schema: Schema, directory: Path = ANNOTATIONS_DIR) -> list[LabelRecord]:
-    """All label records under ``directory``; the same ref twice from one annotator is an error."""
+    """All label records under ``directory``; the same ref twice from one annotator is an error. An
+    import killed halfway through its renames is finished first."""
+    if (Path(directory) / JOURNAL).exists():
+        with locked(directory):
+            finish_interrupted_import(directory)
     records, seen = [], {}
     for path in sorted(Path(directory).glob("*.jsonl")):
         for record in read_records(path, schema):
@@ -177,7 +182,37 @@ def import_records(new: list[LabelRecord], paragraphs: dict[str, Paragraph], sch
         return _merge(new, schema, Path(directory))
 
 
+JOURNAL = ".import-journal.json"  # the renames of an import that writes several annotators' files
+
+
+def finish_interrupted_import(directory: Path) -> None:
+    """Complete the renames of an import that was killed between them (under the folder's lock)."""
+    journal = Path(directory) / JOURNAL
+    if journal.exists():
+        for temporary, final in json.loads(journal.read_text(encoding="utf-8")):
+            if Path(temporary).exists():
+                os.replace(temporary, final)
+        journal.unlink()
+
+
+def _commit(directory: Path, files: dict[Path, list[str]]) -> None:
+    """Write every annotator file of one import, all or nothing: temporary files first, then a journal of
+    the renames, then the renames. A kill before the journal leaves the labels unchanged; after it, the
+    next label command finishes the renames."""
+    staged = []
+    try:
+        for path, lines in files.items():
+            staged.append((write_temporary(path, lines), path))
+        write_atomically(directory / JOURNAL, [json.dumps([[str(t), str(f)] for t, f in staged])])
+    except BaseException:
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)
+        raise
+    finish_interrupted_import(directory)
+
+
 def _merge(new: list[LabelRecord], schema: Schema, directory: Path) -> Counter:
+    finish_interrupted_import(directory)
     existing = {(r.ref, r.annotator): r for r in load_records(schema, directory)}
     in_batch: dict[tuple[str, str], LabelRecord] = {}
     outcome: Counter = Counter()
@@ -198,11 +233,13 @@ def _merge(new: list[LabelRecord], schema: Schema, directory: Path) -> Counter:
     for annotator, records in additions.items():
         if "/" in annotator or annotator.startswith("."):
             raise CtframeError(f"annotator name {annotator!r} cannot be a file name")
+    files = {}
     for annotator, records in additions.items():
-        path = Path(directory) / f"{annotator}.jsonl"
         old = [r for r in existing.values() if r.annotator == annotator]
-        write_atomically(path, [r.to_json() for r in old + records])
+        files[Path(directory) / f"{annotator}.jsonl"] = [r.to_json() for r in old + records]
         outcome[f"added ({annotator})"] += len(records)
+    if files:
+        _commit(Path(directory), files)
     return outcome
 
 
