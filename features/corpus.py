@@ -52,17 +52,21 @@ def iter_snn_zip(zip_path: Path, seen: set[str] | None = None) -> Iterator[Artic
             if len(members) != 1:
                 raise CtframeError(f"{zip_path}: expected one .json file, found {len(members)}")
             records = json.loads(archive.read(members[0]).decode("utf-8"))
-    except (zipfile.BadZipFile, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CtframeError(f"{zip_path}: unreadable corpus file ({exc})") from exc
+    except (zipfile.BadZipFile, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise CtframeError(f"{zip_path}: unreadable corpus file ({type(exc).__name__})") from exc
     if not isinstance(records, list):
         raise CtframeError(f"{zip_path}: expected a JSON array of articles")
-    for record in records:
-        url = record.get("url") or ""
+    for number, record in enumerate(records):
+        fields = {k: record.get(k) for k in ("url", "content", "source", "date_extracted", "title")} \
+            if isinstance(record, dict) else None
+        if fields is None or not all(v is None or isinstance(v, str) for v in fields.values()):
+            raise CtframeError(f"{zip_path}: article {number} is not an object of string fields")
+        url = fields["url"] or ""
         if not url or url in seen:
             continue
         seen.add(url)
-        yield Article(f"snn:{url}", record.get("content") or "", record.get("source") or "",
-                      (record.get("date_extracted") or "")[:10], record.get("title") or "")
+        yield Article(f"snn:{url}", fields["content"] or "", fields["source"] or "",
+                      (fields["date_extracted"] or "")[:10], fields["title"] or "")
 
 
 def iter_snn_articles(path=None) -> Iterator[Article]:

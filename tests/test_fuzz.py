@@ -61,3 +61,41 @@ def test_a_ten_megabyte_line_is_segmented_and_normalized():
     units = split_paragraphs(line)
     assert all(len(u) <= 700 for u in units) and sum(len(u) for u in units) >= len(line.strip()) - len(units)
     assert ArabicNormalizer().transform(units[:1000])[0].startswith("احبطت")
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+                        st.sampled_from(["url", "content", "title", "source", "date_extracted", "x"]), inner, max_size=4),
+                    max_leaves=12)
+
+
+@SETTINGS
+@given(st.one_of(JSON.map(lambda v: json.dumps(v).encode()), st.binary(max_size=200)))
+def test_corpus_zip_reader_gives_articles_or_one_clear_error(tmp_path_factory, payload):
+    import zipfile
+
+    from ctframe.features.corpus import iter_snn_zip
+
+    path = tmp_path_factory.mktemp("zip") / "2015-01-01.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("2015-01-01.json", payload)
+    try:
+        for article in iter_snn_zip(path):
+            assert article.id.startswith("snn:") and isinstance(article.text, str)
+            article.paragraphs()
+    except CtframeError as exc:
+        assert str(path) in str(exc)
+
+
+@SETTINGS
+@given(st.binary(max_size=300), st.sampled_from([".txt", ".jsonl"]))
+def test_score_input_files_give_articles_or_one_clear_error(tmp_path_factory, payload, suffix):
+    from ctframe.features.corpus import iter_inputs
+
+    path = tmp_path_factory.mktemp("in") / f"input{suffix}"
+    path.write_bytes(payload)
+    try:
+        for article in iter_inputs([str(path)]):
+            assert article.text.strip()
+    except CtframeError as exc:
+        assert str(path) in str(exc)
