@@ -175,3 +175,24 @@ def test_promote_a_child_run_registers_it_and_moves_the_champion(searched):
     mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
     assert MlflowClient().get_model_version_by_alias("ctframe", "champion").run_id == other["run_id"]
     assert json.loads((root / "promoted" / "champion.json").read_text())["run_id"] == other["run_id"]
+
+
+def test_compare_table_ranks_by_the_selection_rule_with_failures_last():
+    from ctframe.train.search.compare import format_table
+    from ctframe.train.tracking import selection_key
+
+    def row(name, holdout, cv, status="FINISHED", error=None):
+        return {"run_id": name, "family": "linear_svc", "status": status, "error": error, "params": {"model.C": name},
+                "cv.topic.macro_f1": cv, "cv.frames.macro_f1": 0.7, "holdout.topic.macro_f1": 0.8,
+                "holdout.frames.macro_f1": holdout, "test.topic.macro_f1": 0.85, "test.frames.macro_f1": 0.6,
+                "fit_seconds": 3.0, "paragraphs_per_second": 1234.0, "model_bytes": 2e6,
+                "holdout_frame_f1": {"prevention": 0.5, "deradicalization": 0.6, "international_cooperation": 0.7}}
+
+    rows = [row("a", 0.61, 0.80), row("failed", None, None, "FAILED", "ValueError: boom"), row("b", 0.65, 0.70),
+            row("c", 0.61, 0.90)]
+    rows.sort(key=selection_key, reverse=True)
+    assert [r["run_id"] for r in rows] == ["b", "c", "a", "failed"]  # CV topic breaks the tie; failures last
+    lines = format_table(rows).splitlines()
+    assert lines[0].split()[:3] == ["#", "family", "params"] and "test frames" in lines[0]
+    assert "C=b" in lines[1] and "0.650" in lines[1] and "1,234" in lines[1] and "2.0" in lines[1]
+    assert "FAILED: ValueError: boom" in lines[4]
