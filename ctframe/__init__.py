@@ -16,7 +16,8 @@ __version__ = "0.2.0"
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LABELS_DIR = PROJECT_ROOT / "labels"
-CHAMPION_DIR = PROJECT_ROOT / "models" / "champion"
+# Where the champion is exported and read by default (``$CTFRAME_CHAMPION`` points elsewhere).
+CHAMPION_DIR = Path(os.environ.get("CTFRAME_CHAMPION") or PROJECT_ROOT / "models" / "champion")
 
 
 class CtframeError(Exception):
