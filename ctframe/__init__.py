@@ -57,13 +57,14 @@ def write_atomically(path: str | os.PathLike, lines: Iterable[str]) -> Path:
 
 @contextmanager
 def locked(path: str | os.PathLike, timeout: float, what: str):
-    """Hold an exclusive lock file (across the processes of this machine) for the ``with`` block; one clear
-    CtframeError, naming ``what`` it guards, if another process holds it for longer than ``timeout`` s."""
+    """Hold an exclusive lock file (across the processes of this machine; re-entrant within one) for the
+    ``with`` block; one clear CtframeError, naming ``what`` it guards, if another process holds it for
+    longer than ``timeout`` s."""
     from filelock import FileLock, Timeout
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(path, timeout=timeout)
+    lock = FileLock(path, timeout=timeout, is_singleton=True)
     try:
         lock.acquire()
     except Timeout:

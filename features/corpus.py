@@ -5,6 +5,7 @@ import json
 import os
 import sys
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +53,8 @@ def iter_snn_zip(zip_path: Path, seen: set[str] | None = None) -> Iterator[Artic
             if len(members) != 1:
                 raise CtframeError(f"{zip_path}: expected one .json file, found {len(members)}")
             records = json.loads(archive.read(members[0]).decode("utf-8"))
-    except (zipfile.BadZipFile, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, OSError, EOFError,
+            UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise CtframeError(f"{zip_path}: unreadable corpus file ({type(exc).__name__})") from exc
     if not isinstance(records, list):
         raise CtframeError(f"{zip_path}: expected a JSON array of articles")

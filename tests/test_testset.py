@@ -83,9 +83,21 @@ def test_training_reports_the_test_set_but_never_selects_on_it(with_test_set, mo
     overrides = {**tiny_overrides(root), "labels": {"path": str(root / "labels" / "annotations")}}
     summary = train(None, overrides, export_dir=root / "champion", log=lambda m: None)
     assert "test.frames.macro_f1" in summary and "holdout.frames.macro_f1" in summary
-    # the champion rule ranks by holdout and CV only: a perfect test score changes nothing
-    better_test_only = {k: v for k, v in summary.items() if k.startswith(("cv.", "holdout."))}
-    assert tracking.selection_key({**better_test_only, "test.frames.macro_f1": 1.0}) == tracking.selection_key(summary)
+    # whatever the test set says, fitting, thresholds and the figures selection reads stay the same
+    from ctframe.train.dataset import dataset_for, test_set_for
+    from ctframe.train.fit import evaluate
+
+    config, schema = load_config(None, overrides), load_schema()
+    data, test_data = dataset_for(config, schema), test_set_for(config, schema)
+    flipped = test_data.subset(np.ones(len(test_data.texts), bool))
+    flipped.topics = np.array(["sports"] * len(test_data.texts))
+    flipped.frames = [()] * len(test_data.texts)
+    one = evaluate(config, schema, data, test_data, progress=False)
+    other = evaluate(config, schema, data, flipped, progress=False)
+    kept = [k for k in one.metrics if k.startswith(("cv.", "holdout."))]
+    assert kept and all(one.metrics[k] == other.metrics[k] for k in kept)
+    assert one.metrics["test.topic.macro_f1"] != other.metrics["test.topic.macro_f1"]
+    assert tracking.selection_key(one.metrics) == tracking.selection_key(other.metrics)
     from ctframe.train.evaluate import evaluate_exported
 
     report = evaluate_exported(root / "champion", overrides=overrides)
@@ -129,3 +141,23 @@ def test_context_blocks_are_evidence_and_survive_export(tmp_path):
 def _write(root, truth):
     write_labels(root / "labels", truth)
     return root / "labels"
+
+
+def test_the_test_sample_is_drawn_by_its_design_once(tmp_path, schema):
+    from ctframe.train.dataset import corpus_index, load_test_design
+    from ctframe.train.labeling.testset import draw_test_sample, sample_test_set
+
+    build_corpus(tmp_path / "corpus", test_date=TEST_DATE)
+    test = tmp_path / "test"
+    test.mkdir()
+    (test / "design.yaml").write_text(yaml.safe_dump({"dates": [TEST_DATE], "seed": 3,
+                                                      "strata": {"keyword": 4, "uniform": 6}}))
+    drawn = draw_test_sample(test, str(tmp_path / "batch.jsonl"), corpus=tmp_path / "corpus")
+    sample = [json.loads(line) for line in (test / "sample.jsonl").read_text().splitlines()]
+    index = corpus_index(tmp_path / "corpus")
+    assert drawn == len(sample) == 10 and all(index[r["ref"]].date == TEST_DATE for r in sample)
+    assert [r["stratum"] for r in sample].count("keyword") == 4 and len({r["ref"] for r in sample}) == 10
+    again = sample_test_set(list(index.values()), schema, load_test_design(test))
+    assert [(p.id, s) for p, s in again] == [(r["ref"], r["stratum"]) for r in sample]  # reproducible
+    with pytest.raises(CtframeError, match="drawn already"):
+        draw_test_sample(test, str(tmp_path / "again.jsonl"), corpus=tmp_path / "corpus")

@@ -38,8 +38,7 @@ def cmd_train(args) -> None:
 def cmd_evaluate(args) -> None:
     from ctframe.train.evaluate import evaluate_exported
 
-    report = evaluate_exported(args.model, split="test" if args.test else "holdout", config_path=args.config,
-                               overrides=_data_overrides(args))
+    report = evaluate_exported(args.model, config_path=args.config, overrides=_data_overrides(args))
     print(json.dumps(report, indent=2, ensure_ascii=False) if args.json else report["table"])
 
 
@@ -131,6 +130,13 @@ def cmd_labels_studio_export(args) -> None:
     _log(f"ctframe: wrote Label Studio tasks to {args.output} (labeling config: {config})")
 
 
+def cmd_labels_test_sample(args) -> None:
+    from ctframe.train.labeling.testset import draw_test_sample
+
+    count = draw_test_sample(Path(args.test_dir), args.output, corpus=args.corpus)
+    _log(f"ctframe: drew the {count}-paragraph test sample into {args.test_dir}/sample.jsonl; batch → {args.output}")
+
+
 def cmd_labels_suspects(args) -> None:
     from ctframe.train.labeling.suspects import write_suspects
 
@@ -185,9 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--export-dir", default=str(CHAMPION_DIR), help="where a new champion is exported")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", parents=[data], help="score an exported model on the holdout or the frozen test set")
+    p = sub.add_parser("evaluate", parents=[data], help="score an exported model on the frozen test set")
     p.add_argument("--model", default=str(CHAMPION_DIR), help="exported model folder (default: models/champion)")
-    p.add_argument("--test", action="store_true", help="the frozen test set (labels/test) instead of the holdout")
+    p.add_argument("--test", action="store_true", required=True,
+                   help="the frozen test set (labels/test): the one split an exported model has not seen")
     p.add_argument("--config", help="config naming the labels and holdout dates (default: the embedded defaults)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)
@@ -280,6 +287,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", help="Label Studio JSON exports")
     p.add_argument("--annotator", help="annotator name (default: labelstudio-<completed_by>)")
     p.set_defaults(func=cmd_labels_studio_import)
+
+    p = labels.add_parser("test-sample", help="draw the frozen test set by its design (once) and write its batch")
+    p.add_argument("--test-dir", default=str(ANNOTATIONS_DIR.parent / "test"), help="folder with design.yaml")
+    p.add_argument("-o", "--output", required=True, help="batch file for the readers")
+    p.add_argument("--corpus", help="SaudiNewsNet folder")
+    p.set_defaults(func=cmd_labels_test_sample)
 
     p = labels.add_parser("suspects", parents=[data], help="likely label errors (confident learning) as a "
                           "re-read batch")

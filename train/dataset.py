@@ -16,7 +16,7 @@ import numpy as np
 import yaml
 
 from ctframe import LABELS_DIR, CtframeError
-from ctframe.features.corpus import corpus_files, load_snn_paragraphs
+from ctframe.features.corpus import corpus_files, load_snn_paragraphs, read_jsonl
 from ctframe.features.segment import Paragraph, context_text, text_sha1
 from ctframe.train.labels import ANNOTATIONS_DIR, check_against_corpus, final_labels, load_records
 from ctframe.train.schema import Schema
@@ -66,24 +66,28 @@ class TestDesign:
     seed: int
     strata: dict[str, int]
     sample: dict[str, tuple[str, str]]  # ref → (sha1, stratum)
+    texts: frozenset[str] = frozenset()  # the sample's paragraph sha1s
 
-    @property
-    def texts(self) -> set[str]:
-        return {sha1 for sha1, _ in self.sample.values()}
+    def holds(self, paragraph: Paragraph) -> bool:
+        """Whether ``paragraph`` belongs to the test side: dated on a test date, or a test paragraph's text."""
+        return paragraph.date in self.dates or paragraph.sha1 in self.texts
 
 
 def load_test_design(folder: Path) -> TestDesign | None:
     """The test design in ``folder``, or None when the folder has none (e.g. a small experiment's labels)."""
-    from ctframe.features.corpus import read_jsonl
-
     folder = Path(folder)
     if not (folder / "design.yaml").is_file():
         return None
-    design = yaml.safe_load((folder / "design.yaml").read_text(encoding="utf-8"))
-    sample = {}
-    if (folder / "sample.jsonl").is_file():
-        sample = {row["ref"]: (row["sha1"], row["stratum"]) for _, row in read_jsonl(folder / "sample.jsonl")}
-    return TestDesign(folder, frozenset(design["dates"]), design["seed"], dict(design["strata"]), sample)
+    try:
+        design = yaml.safe_load((folder / "design.yaml").read_text(encoding="utf-8"))
+        sample = {}
+        if (folder / "sample.jsonl").is_file():
+            sample = {row["ref"]: (row["sha1"], row["stratum"]) for _, row in read_jsonl(folder / "sample.jsonl")}
+        return TestDesign(folder, frozenset(design["dates"]), int(design["seed"]), dict(design["strata"]), sample,
+                          frozenset(sha1 for sha1, _ in sample.values()))
+    except (yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
+        raise CtframeError(f"{folder}: a test design needs design.yaml (dates, seed, strata) and sample.jsonl "
+                           f"rows of ref, sha1, stratum ({type(exc).__name__}: {exc})") from exc
 
 
 def corpus_index(corpus_path=None) -> dict[str, Paragraph]:
@@ -117,11 +121,19 @@ def duplicate_aware_groups(paragraphs: list[Paragraph]) -> np.ndarray:
     return np.array([ids[r] for r in roots])
 
 
+DATA_FILES = ("*.jsonl", "readings/*.jsonl", "design.yaml")  # what a label folder's data is (no locks, journals)
+
+
 def fingerprint(label_dirs: list[Path], corpus_path=None) -> str:
-    """sha256 over the label files and the corpus zips: identifies the data a run saw."""
+    """sha256 over the label files (readings, and a test set's design and sample) and the corpus zips:
+    identifies the data a run saw. Lock files, journals and temporary files do not count."""
     digest = hashlib.sha256()
-    files = [path for folder in label_dirs for path in sorted(Path(folder).rglob("*")) if path.is_file()]
-    for path in files + corpus_files(corpus_path):
+    for folder in map(Path, label_dirs):
+        files = sorted({p for pattern in DATA_FILES for p in folder.glob(pattern) if not p.name.startswith(".")})
+        for path in files:
+            digest.update(path.relative_to(folder).as_posix().encode())
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    for path in corpus_files(corpus_path):
         digest.update(path.name.encode())
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
@@ -151,15 +163,12 @@ def load_dataset(schema: Schema, label_dir: Path | None = None, corpus_path=None
     """The labeled training paragraphs with their adjudicated labels, resolved against the corpus; nothing
     dated on a test date nor sharing a test paragraph's text (``test_dir``: default beside ``label_dir``)."""
     label_dir = Path(label_dir or ANNOTATIONS_DIR)
-    test_dir = Path(test_dir or label_dir.parent / "test")
+    test_dir = default_test_dir(label_dir, test_dir)
     index = corpus_index(corpus_path)
     labels = _labeled(schema, label_dir, index, skip_stale)
     design = load_test_design(test_dir)
-    refs = sorted(labels)
-    if design is not None:
-        test_texts = design.texts
-        refs = [r for r in refs if index[r].date not in design.dates and index[r].sha1 not in test_texts]
-    return _dataset(refs, labels, index, fingerprint([label_dir], corpus_path))
+    refs = [ref for ref in sorted(labels) if design is None or not design.holds(index[ref])]
+    return _dataset(refs, labels, index, fingerprint([label_dir, test_dir], corpus_path))
 
 
 def load_test_set(schema: Schema, test_dir: Path = TEST_DIR, corpus_path=None) -> Dataset:
@@ -180,8 +189,18 @@ def load_test_set(schema: Schema, test_dir: Path = TEST_DIR, corpus_path=None) -
 
 def test_dir_for(config: dict) -> Path:
     """The test set folder of a config: ``labels.test``, else ``test/`` beside the annotations."""
-    labels = config["labels"]
-    return Path(labels["test"] or Path(labels["path"] or ANNOTATIONS_DIR).parent / "test")
+    return default_test_dir(config["labels"]["path"], config["labels"]["test"])
+
+
+def default_test_dir(label_dir=None, test_dir=None) -> Path:
+    """The test set folder: ``test_dir`` if given, else ``test/`` beside the annotations folder."""
+    return Path(test_dir or Path(label_dir or ANNOTATIONS_DIR).parent / "test")
+
+
+def current_fingerprint(config: dict) -> str:
+    """The fingerprint of the data a config names, as the files are now."""
+    label_dir = Path(config["labels"]["path"] or ANNOTATIONS_DIR)
+    return fingerprint([label_dir, test_dir_for(config)], config["corpus"]["path"])
 
 
 def dataset_for(config: dict, schema: Schema) -> Dataset:

@@ -109,7 +109,7 @@ def plot_confusion(pred: Predictions, topics: list[str], title: str, path: Path)
     return path
 
 
-def evaluate_exported(model_dir, *, split: str = "test", config_path=None, overrides: dict | None = None) -> dict:
+def evaluate_exported(model_dir, *, config_path=None, overrides: dict | None = None) -> dict:
     """Score an exported model on the frozen test set: metrics overall and per sampling stratum, and a
     table. Only the test set is unseen by an exported model (it was fitted on every training label)."""
     from ctframe import CtframeError
@@ -118,14 +118,15 @@ def evaluate_exported(model_dir, *, split: str = "test", config_path=None, overr
     from ctframe.train.families import load_exported
     from ctframe.train.schema import load_schema
 
-    if split != "test":
-        raise CtframeError("an exported model was fitted on every training label, holdout included; "
-                           "only the frozen test set (--test) is unseen by it")
     config = load_config(config_path, overrides)
-    test = test_set_for(config, load_schema(config["labels"]["schema"]))
+    schema = load_schema(config["labels"]["schema"])
+    test = test_set_for(config, schema)
     if test is None:
         raise CtframeError("no frozen test set beside the labels (labels/test: design.yaml, sample.jsonl, readings/)")
     model = load_exported(model_dir)
+    if (list(model.topics), list(model.frames)) != (list(schema.topics), list(schema.frames)):
+        raise CtframeError(f"{model_dir} was trained on other labels ({model.topics}, {model.frames}) than the "
+                           f"schema names ({schema.topics}, {schema.frames})")
     pred = predict(model, test)
     result = {"model": str(model_dir), "paragraphs": len(test.texts),
               "all": metrics(pred, list(model.topics), list(model.frames), "test")}

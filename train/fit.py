@@ -22,7 +22,7 @@ from sklearn.base import clone
 from ctframe import CtframeError
 from ctframe.train import families, tracking
 from ctframe.train.config import load_config, model_params
-from ctframe.train.dataset import Dataset, dataset_for, test_set_for
+from ctframe.train.dataset import Dataset, current_fingerprint, dataset_for, test_set_for
 from ctframe.train.evaluate import (Predictions, cross_validate, holdout_mask, metrics, per_date_precision,
                                     plot_confusion, predict)
 from ctframe.train.model import predict_records, to_frame
@@ -120,7 +120,8 @@ def finalize(config: dict, schema: Schema, data: Dataset, run_metrics: dict, fol
     """Fit and register the config in the active run, then apply the champion rule (exporting a new champion)."""
     name = config["mlflow"]["registered_model"]
     version = fit_and_register(config, schema, data, folder, log)
-    promoted, why = tracking.promote_if_better(name, version, run_metrics, data.fingerprint, Path(export_dir))
+    promoted, why = tracking.promote_if_better(name, version, run_metrics, data.fingerprint, Path(export_dir),
+                                               current_fingerprint=lambda: current_fingerprint(config))
     return {"version": version, "champion": promoted, "reason": why, "exported": str(export_dir)}
 
 

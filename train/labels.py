@@ -78,13 +78,15 @@ def records_from_answers(answers: Path, batch: Path, schema: Schema, annotator: 
         raise CtframeError("answers keyed by batch line need --annotator")
     rows = {}
     for at, row in read_jsonl(batch):
-        if not isinstance(row, dict) or not {"n", "ref", "sha1"} <= set(row):
-            raise CtframeError(f"{at}: a batch line needs 'n', 'ref' and 'sha1'")
+        if not isinstance(row, dict) or not {"n", "ref", "sha1"} <= set(row) or not isinstance(row["n"], int):
+            raise CtframeError(f"{at}: a batch line needs an integer 'n', 'ref' and 'sha1'")
+        if row["n"] in rows:
+            raise CtframeError(f"{at}: n={row['n']} appears twice in the batch")
         rows[row["n"]] = row
     records, answered = [], set()
     for at, answer in read_jsonl(answers):
         n = answer.get("n") if isinstance(answer, dict) else None
-        if n not in rows:
+        if not isinstance(n, int) or n not in rows:
             raise CtframeError(f"{at}: n={n!r} is not a line of {batch}")
         if n in answered:
             raise CtframeError(f"{at}: n={n} is answered twice")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -124,15 +125,24 @@ def should_promote(client: MlflowClient, name: str, run_metrics: dict, fingerpri
     return False, f"{SELECTION_METRIC} {new[0]:.4f} < champion's {old[0]:.4f} (version {current.version})"
 
 
-def promote_if_better(name: str, version: str, run_metrics: dict, fingerprint: str,
-                      dest: Path = CHAMPION_DIR) -> tuple[bool, str]:
+def champion_lock(dest: Path):
+    """The lock that serializes promotions and exports to ``dest`` (a file beside it)."""
+    dest = Path(dest)
+    return locked(dest.parent / f".{dest.name}.lock", 10 * STORE_TIMEOUT, "the champion")
+
+
+def promote_if_better(name: str, version: str, run_metrics: dict, fingerprint: str, dest: Path = CHAMPION_DIR,
+                      current_fingerprint=None) -> tuple[bool, str]:
     """The champion rule as a compare-and-set: under one lock, the rule is checked against the champion
     *as it is now* and the alias moved and exported only if the run still wins. A slower, worse run never
-    overwrites a better champion that landed while it was fitting. → (promoted, why)."""
+    overwrites a better champion that landed while it was fitting, and a run whose data changed while it
+    ran (``current_fingerprint()`` differs from ``fingerprint``) is not promoted. → (promoted, why)."""
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with locked(dest.parent / f".{dest.name}.lock", 10 * STORE_TIMEOUT, "the champion"):
-        promoted, why = should_promote(MlflowClient(), name, run_metrics, fingerprint)
+    with champion_lock(dest):
+        if current_fingerprint is not None and current_fingerprint() != fingerprint:
+            promoted, why = False, "the labels or the corpus changed while the run was fitting; train again"
+        else:
+            promoted, why = should_promote(MlflowClient(), name, run_metrics, fingerprint)
         if promoted:
             promote(name, version, dest)
         elif not dest.exists():
@@ -142,9 +152,9 @@ def promote_if_better(name: str, version: str, run_metrics: dict, fingerprint: s
 
 def promote(name: str, version: str, dest: Path = CHAMPION_DIR) -> Path:
     """Move the champion alias to ``version`` and re-export it to ``dest``."""
-    client = MlflowClient()
-    client.set_registered_model_alias(name, CHAMPION_ALIAS, version)
-    return export_champion(name, dest)
+    with champion_lock(dest):
+        MlflowClient().set_registered_model_alias(name, CHAMPION_ALIAS, version)
+        return export_champion(name, dest)
 
 
 def registered_version(name: str, run_id: str) -> str | None:
@@ -159,33 +169,42 @@ def export_champion(name: str, dest: Path = CHAMPION_DIR) -> Path:
     with one atomic rename. A reader that opens ``dest`` during an export sees the old model or the new
     one, never a mix; a crash at any point leaves the old one in place. The previous export is kept for
     readers still loading it; older ones are removed."""
-    version = champion_version(MlflowClient(), name)
-    if version is None:
-        raise CtframeError(f"model {name!r} has no {CHAMPION_ALIAS!r} alias yet; run `ctframe train` first")
     dest = Path(dest)
     root = dest.parent
     root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}-v{version.version}-", dir=root))
-    staging.chmod(0o755)
-    link = root / f".{dest.name}.link-{os.getpid()}"
-    try:
-        local = Path(mlflow.artifacts.download_artifacts(f"models:/{name}@{CHAMPION_ALIAS}", dst_path=str(staging)))
-        fingerprint = MlflowClient().get_run(version.run_id).data.tags.get("data_fingerprint")
-        (local / "champion.json").write_text(json.dumps({"name": name, "version": version.version,
-                                                         "run_id": version.run_id, "data_fingerprint": fingerprint},
-                                                        indent=2) + "\n")
-        previous = root.resolve() / dest.resolve().relative_to(root.resolve()).parts[0] if dest.is_symlink() else None
-        if dest.exists() and not dest.is_symlink():  # a folder written by an older ctframe: set it aside
-            dest.rename(root / f".{dest.name}-legacy-{os.getpid()}")
-        link.unlink(missing_ok=True)
-        link.symlink_to(os.path.relpath(local, root))
-        os.replace(link, dest)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        link.unlink(missing_ok=True)
-        raise
-    keep = {staging.resolve(), *((previous,) if previous else ())}
-    for old in root.glob(f".{dest.name}-*"):
-        if old.is_dir() and old.resolve() not in keep:
-            shutil.rmtree(old, ignore_errors=True)
+    with champion_lock(dest):
+        version = champion_version(MlflowClient(), name)
+        if version is None:
+            raise CtframeError(f"model {name!r} has no {CHAMPION_ALIAS!r} alias yet; run `ctframe train` first")
+        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}-v{version.version}-", dir=root))
+        staging.chmod(0o755)
+        link = root / f".{dest.name}.link-{os.getpid()}"
+        legacy = root / f".{dest.name}-v0-legacy"
+        try:
+            local = Path(mlflow.artifacts.download_artifacts(f"models:/{name}@{CHAMPION_ALIAS}", dst_path=str(staging)))
+            fingerprint = MlflowClient().get_run(version.run_id).data.tags.get("data_fingerprint")
+            (local / "champion.json").write_text(json.dumps({"name": name, "version": version.version,
+                                                             "run_id": version.run_id,
+                                                             "data_fingerprint": fingerprint}, indent=2) + "\n")
+            previous = root.resolve() / dest.resolve().relative_to(root.resolve()).parts[0] \
+                if dest.is_symlink() else None
+            link.unlink(missing_ok=True)
+            link.symlink_to(os.path.relpath(local, root))
+            if dest.exists() and not dest.is_symlink():  # a folder written by an older ctframe: set it aside
+                dest.rename(legacy)
+            try:
+                os.replace(link, dest)
+            except BaseException:
+                if legacy.exists() and not dest.exists():
+                    legacy.rename(dest)
+                raise
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            link.unlink(missing_ok=True)
+            raise
+        keep = {staging.resolve(), *((previous,) if previous else ())}
+        export = re.compile(rf"^\.{re.escape(dest.name)}-v\d+-")
+        for old in root.iterdir():
+            if export.match(old.name) and old.is_dir() and old.resolve() not in keep:
+                shutil.rmtree(old, ignore_errors=True)
     return dest

@@ -129,8 +129,13 @@ def load_model(path: str | Path):
         raise CtframeError(f"{path}: not a readable skops model ({exc})") from exc
 
 
-def load_exported(model_dir: str | Path):
-    """The fitted model inside an exported model directory (no MLflow needed)."""
+def require_exported(model_dir: str | Path) -> None:
+    """A clear error unless ``model_dir`` is an exported model directory."""
     if not (Path(model_dir) / "MLmodel").is_file():
         raise CtframeError(f"no MLflow model at {model_dir} (run `make train`, or pass --model DIR)")
+
+
+def load_exported(model_dir: str | Path):
+    """The fitted model inside an exported model directory (no MLflow needed)."""
+    require_exported(model_dir)
     return load_model(Path(model_dir) / MODEL_FILE)

@@ -17,7 +17,7 @@ class FastTextModel(FrameModel):
     """fastText supervised classifiers on normalized text: softmax over topics, one-vs-all loss over frames.
 
     Character n-grams come from ``minn``/``maxn`` subwords, word n-grams from ``word_ngrams``. Like
-    CTFrameModel, the frame classifier is fitted on paragraphs of topic ``frames_topic`` and its thresholds
+    the linear families, the frame classifier is fitted on paragraphs of topic ``frames_topic`` and its thresholds
     are tuned on out-of-fold probabilities from ``inner_folds`` grouped folds.
     """
 

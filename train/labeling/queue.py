@@ -13,7 +13,7 @@ from ctframe.features.normalize import ArabicNormalizer
 from ctframe.features.segment import Paragraph
 from ctframe import write_atomically
 from ctframe.train.families.keywords import KeywordRules
-from ctframe.train.dataset import corpus_index, load_test_design
+from ctframe.train.dataset import corpus_index, default_test_dir, load_test_design, neighbours
 from ctframe.train.labels import ANNOTATIONS_DIR, load_records
 from ctframe.train.schema import Schema, load_schema
 from ctframe.train.families import load_exported
@@ -33,11 +33,13 @@ def keyword_pools(paragraphs: list[Paragraph], schema: Schema) -> dict[str, list
     return {label: [paragraphs[i] for i in np.flatnonzero(mask)] for label, mask in pools.items() if mask.any()}
 
 
-def uncertain(paragraphs: list[Paragraph], model, k: int, rng: random.Random, pool_size: int = 20000) -> list[Paragraph]:
+def uncertain(paragraphs: list[Paragraph], model, k: int, rng: random.Random, index: dict[str, Paragraph],
+              pool_size: int = 20000) -> list[Paragraph]:
     """The ``k`` paragraphs of a random pool on which ``model`` is least sure (smallest topic margin,
-    or a frame probability nearest its threshold)."""
+    or a frame probability nearest its threshold), each read with its title and neighbours (``index``)."""
     pool = rng.sample(paragraphs, min(pool_size, len(paragraphs)))
-    topic_p, frame_p = model.predict_proba([p.text for p in pool])
+    topic_p, frame_p = model.predict_proba({"text": [p.text for p in pool], "title": [p.title for p in pool],
+                                            "context": [neighbours(p, index) for p in pool]})
     top2 = np.sort(topic_p, axis=1)[:, -2:]
     topic_margin = top2[:, 1] - top2[:, 0]
     frame_margin = np.abs(frame_p - model.thresholds_).min(axis=1) if frame_p.shape[1] else topic_margin
@@ -67,7 +69,8 @@ def make_queue(paragraphs: list[Paragraph], schema: Schema, n: int, *, exclude: 
 
     n_uncertain = round(n * uncertain_share) if model is not None else 0
     if n_uncertain:
-        take(uncertain(open_paragraphs, model, n_uncertain * 2, rng), "uncertain", n_uncertain)
+        take(uncertain(open_paragraphs, model, n_uncertain * 2, rng, {p.id: p for p in paragraphs}), "uncertain",
+             n_uncertain)
     take(rng.sample(open_paragraphs, min(len(open_paragraphs), n)), "random", round(n * random_share))
     pools = {label: rng.sample(pool, len(pool)) for label, pool in keyword_pools(open_paragraphs, schema).items()}
     order = sorted(pools, key=lambda label: len(pools[label]))  # rarest first
@@ -89,7 +92,7 @@ def make_queue(paragraphs: list[Paragraph], schema: Schema, n: int, *, exclude: 
 
 
 def write_batch(path: Path, picked: list[tuple[Paragraph, str]]) -> None:
-    """A batch file for annotators: one JSON line per paragraph, with its text and context."""
+    """A batch file for annotators: one JSON line per paragraph, with its text, title, source and date."""
     write_atomically(Path(path), [json.dumps({"n": i, "ref": p.id, "sha1": p.sha1, "source": p.source,
                                               "date": p.date, "title": p.title, "text": p.text, "why": why},
                                              ensure_ascii=False)
@@ -108,9 +111,8 @@ def queue(output: str, n: int, *, labels_dir: Path = ANNOTATIONS_DIR, corpus=Non
     ``exclude_batches``, none of the frozen test set's dates or texts. → the number written."""
     schema = load_schema(schema_path)
     labels_dir = Path(labels_dir)
-    design = load_test_design(labels_dir.parent / "test")
-    paragraphs = [p for p in corpus_index(corpus).values()
-                  if design is None or (p.date not in design.dates and p.sha1 not in design.texts)]
+    design = load_test_design(default_test_dir(labels_dir))
+    paragraphs = [p for p in corpus_index(corpus).values() if design is None or not design.holds(p)]
     exclude = {r.ref for r in load_records(schema, labels_dir)} | batch_refs(exclude_batches)
     model = load_exported(model_dir) if model_dir else None
     picked = make_queue(paragraphs, schema, n, exclude=exclude, random_share=random_share,

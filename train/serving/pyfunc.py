@@ -1,6 +1,8 @@
 """The MLflow pyfunc wrapper of an exported model, shared by the CLI, both REST servers and Spark."""
 from __future__ import annotations
 
+import math
+
 from ctframe import CtframeError
 from ctframe.features.corpus import check_text
 from ctframe.train.families import load_model
@@ -15,7 +17,10 @@ def inputs_from_frame(model_input):
     from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
     if isinstance(model_input, dict):
-        model_input = pd.DataFrame(model_input)
+        try:
+            model_input = pd.DataFrame(model_input)
+        except ValueError as exc:
+            raise MlflowException(f"input is not a table of columns ({exc})", INVALID_PARAMETER_VALUE) from exc
     if not isinstance(model_input, pd.DataFrame) or "text" not in model_input.columns:
         raise MlflowException("input must have a 'text' column (one paragraph per row)", INVALID_PARAMETER_VALUE)
     try:
@@ -24,7 +29,8 @@ def inputs_from_frame(model_input):
         for column in ("title", "context"):
             if column in model_input.columns:
                 for row, value in enumerate(model_input[column].tolist()):
-                    if value is not None and not isinstance(value, str) and not pd.isna(value):
+                    missing = value is None or (isinstance(value, float) and math.isnan(value))
+                    if not missing and not isinstance(value, str):
                         raise CtframeError(f"row {row}: {column!r} must be a string, got {type(value).__name__}")
     except CtframeError as exc:
         raise MlflowException(str(exc), INVALID_PARAMETER_VALUE) from exc

@@ -19,15 +19,10 @@ from tqdm import tqdm
 from ctframe import CHAMPION_DIR, CtframeError
 from ctframe.features.corpus import Article, iter_inputs
 from ctframe.features.segment import context_text
-from ctframe.train.families import load_exported
+from ctframe.train.families import load_exported, require_exported
 from ctframe.train.model import predict_records
 
 BATCH_SIZE = 512
-
-
-def require_model(model_dir) -> None:
-    if not (Path(model_dir) / "MLmodel").is_file():
-        raise CtframeError(f"no MLflow model at {model_dir} (run `make train`, or pass --model DIR)")
 
 
 def units(articles: Iterator[Article], as_paragraphs: bool) -> Iterator[tuple[str, int, str, str, str]]:
@@ -139,7 +134,7 @@ def scored_batches(model_dir, rows: Iterator[list], jobs: int) -> Iterator[list[
 def score(inputs: list[str], *, model_dir=CHAMPION_DIR, out: str | None = None, as_paragraphs: bool = False,
           summary: str | None = None, batch_size: int = BATCH_SIZE, jobs: int = 1, resume: bool = False) -> int:
     """Score every input as a stream; returns the number of paragraphs written by this run."""
-    require_model(model_dir)
+    require_exported(model_dir)
     if summary and resume:
         raise CtframeError("--summary cannot be combined with --resume")
     jobs = jobs if jobs > 0 else (os.cpu_count() or 1)

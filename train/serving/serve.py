@@ -5,14 +5,14 @@ import json
 import re
 from pathlib import Path
 
-from ctframe.train.serving.score import require_model
+from ctframe.train.families import require_exported
 
 
 def load_pyfunc(model_dir):
     """The exported pyfunc model: the same object `mlflow models serve` and Spark use."""
     import mlflow
 
-    require_model(model_dir)
+    require_exported(model_dir)
     return mlflow.pyfunc.load_model(str(model_dir))
 
 MAX_BODY_BYTES = 5 * 1024 * 1024

@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 
 from ctframe import CtframeError
-from ctframe.train.serving.score import require_model
+from ctframe.train.families import require_exported
 
 
 def score_spark(source: str, dest: str, *, model_dir, text_column: str = "text", master: str = "local[*]") -> int:
     """Score every row of ``source`` (``.parquet`` or ``.jsonl``, a file or a folder) into Parquet at
     ``dest``: the input columns plus ``topic``, ``frames`` and ``p_topic_*`` / ``p_frame_*``."""
-    require_model(model_dir)
+    require_exported(model_dir)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers use this interpreter and its packages
     import mlflow
     from pyspark.sql import SparkSession
