@@ -18,6 +18,10 @@ class Schema:
     frames_topic: str
     keywords: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
+    def lexicon(self) -> dict[str, list[str]]:
+        """The ``keywords:`` of every label, as lists (what ``KeywordRules`` takes)."""
+        return {label: list(words) for label, words in self.keywords.items()}
+
     def check(self, topic, frames, where: str) -> None:
         """Raise a CtframeError naming ``where`` if the topic or a frame is not in the schema."""
         if topic not in self.topics:

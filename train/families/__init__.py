@@ -52,7 +52,7 @@ class Family:
         """The unfitted estimator for ``config`` (its ``model`` section plus the shared sections it takes)."""
         accepted = self.parameters()
         shared = {"topics": list(schema.topics), "frames": list(schema.frames), "frames_topic": schema.frames_topic,
-                  "keywords": {label: list(words) for label, words in schema.keywords.items()},
+                  "keywords": schema.lexicon(),
                   "normalize": config["normalize"], "features": config["features"],
                   "threshold": config["frames"]["threshold"], "seed": config["seed"]}
         params = {k: v for k, v in config["model"].items() if k != "family"}

@@ -51,7 +51,8 @@ def export_tasks(batch_path: str, output: str, *, model_dir=None, schema_path=No
     batch = [row for _, row in read_jsonl(batch_path)]
     predictions, version = None, ""
     if model_dir:
-        found = predict_records(load_exported(model_dir), [row["text"] for row in batch])
+        found = predict_records(load_exported(model_dir), {"text": [row["text"] for row in batch],
+                                                           "title": [row.get("title") or "" for row in batch]})
         predictions = [{"topic": p.topic, "frames": list(p.frames), "score": max(p.topic_scores.values())}
                        for p in found]
         version = str(model_dir)

@@ -25,8 +25,7 @@ def keyword_pools(paragraphs: list[Paragraph], schema: Schema) -> dict[str, list
     """Candidates per label: paragraphs whose normalized text holds one of its keywords.
     Frame candidates must also hold a keyword of the frames topic (frames exist only under it)."""
     texts = ArabicNormalizer().transform(p.text for p in paragraphs)
-    rules = KeywordRules(list(schema.topics), list(schema.frames), schema.frames_topic, {},
-                         {label: list(words) for label, words in schema.keywords.items()})
+    rules = KeywordRules(list(schema.topics), list(schema.frames), schema.frames_topic, {}, schema.lexicon())
     hits = rules.hits(texts)
     on_topic = hits[schema.frames_topic] & np.array([len(t) >= MIN_CANDIDATE_CHARS for t in texts], dtype=bool)
     pools = {schema.frames_topic: on_topic, **{frame: hits[frame] & on_topic for frame in schema.frames}}
