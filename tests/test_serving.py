@@ -155,3 +155,13 @@ def test_chunked_upload_without_length_gets_411(ctframe_server):
     response = connection.getresponse()
     assert response.status == 411 and "Content-Length" in json.loads(response.read())["message"]
     connection.close()
+
+
+def test_ctframe_serve_gives_evidence_when_asked(ctframe_server):
+    body = json.dumps({"inputs": {"text": TEXTS}, "params": {"explain": True}}).encode()
+    status, answer = post(ctframe_server, body)
+    assert status == 200
+    first = answer["predictions"][0]
+    assert first["evidence"]["frames"]["prevention"][0]["effect"] > 0 and first["evidence"]["topic"]
+    plain = post(ctframe_server, json.dumps({"inputs": {"text": TEXTS}}).encode())[1]
+    assert "evidence" not in plain["predictions"][0]

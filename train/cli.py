@@ -46,7 +46,8 @@ def cmd_score(args) -> None:
     from ctframe.train.serving.score import score
 
     count = score(args.inputs, model_dir=args.model, out=args.output, as_paragraphs=args.paragraphs,
-                  summary=args.summary, batch_size=args.batch_size, jobs=args.jobs, resume=args.resume)
+                  summary=args.summary, batch_size=args.batch_size, jobs=args.jobs, resume=args.resume,
+                  explain=args.explain)
     if args.output not in (None, "-"):
         _log(f"ctframe: scored {count} paragraphs → {args.output}")
 
@@ -208,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="paragraphs per model call")
     p.add_argument("--jobs", type=int, default=1, help="worker processes (0: all cores)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from OUTPUT.part")
+    p.add_argument("--explain", action="store_true", help="add `evidence`: the spans that raise the topic and each "
+                   "predicted frame most, with their effect on its probability")
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("score-spark", help="score a Parquet/JSONL archive of paragraphs with Spark into Parquet")

@@ -13,7 +13,7 @@ import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.models import ModelSignature, infer_signature
-from mlflow.types import ColSpec, Schema
+from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 
 from ctframe import CHAMPION_DIR, PROJECT_ROOT, CtframeError, locked
 
@@ -24,6 +24,8 @@ INPUT_EXAMPLE = pd.DataFrame({"text": ["أحبطت الأجهزة الأمنية
 # One paragraph per row; its article's title and its neighbouring paragraphs are optional evidence.
 INPUT_SCHEMA = Schema([ColSpec("string", "text"), ColSpec("string", "title", required=False),
                        ColSpec("string", "context", required=False)])
+# A request may ask for evidence: {"inputs": ..., "params": {"explain": true}}.
+PARAMS_SCHEMA = ParamSchema([ParamSpec("explain", "boolean", False)])
 # The pyfunc's entry file, in the serving wing (named by path: the spine imports no front end).
 PYFUNC_ENTRY = Path(__file__).parent / "serving" / "pyfunc_entry.py"
 REQUIREMENTS = ["mlflow", "scikit-learn", "skops", "pyarabic", "numpy", "pandas", "pyyaml", "tqdm", "matplotlib"]
@@ -86,7 +88,8 @@ def log_model(model_files: list[Path], registered_model: str, example_output: pd
             python_model=str(PYFUNC_ENTRY),
             artifacts={"model": str(model_files[0])},
             code_paths=[str(staged_code(Path(tmp)))],
-            signature=ModelSignature(INPUT_SCHEMA, infer_signature(INPUT_EXAMPLE, example_output).outputs),
+            signature=ModelSignature(INPUT_SCHEMA, infer_signature(INPUT_EXAMPLE, example_output).outputs,
+                                     params=PARAMS_SCHEMA),
             input_example=INPUT_EXAMPLE,
             pip_requirements=requirements(),
             registered_model_name=registered_model,

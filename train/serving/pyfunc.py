@@ -50,6 +50,12 @@ def pyfunc_class():
             self.model = load_model(context.artifacts["model"])
 
         def predict(self, context, model_input, params=None):
-            return to_frame(predict_records(self.model, inputs_from_frame(model_input)))
+            inputs = inputs_from_frame(model_input)
+            out = to_frame(predict_records(self.model, inputs))
+            if (params or {}).get("explain"):
+                from ctframe.train.serving.explain import explain
+
+                out["evidence"] = explain(self.model, inputs)
+            return out
 
     return CTFramePyfunc

@@ -39,12 +39,18 @@ def units(articles: Iterator[Article], as_paragraphs: bool) -> Iterator[tuple[st
                 yield article.id, p.index, p.text, article.title, context_text(paragraphs[max(i - 1, 0):i] + paragraphs[i + 1:i + 2])
 
 
-def records(model, rows: list[tuple]) -> list[dict]:
+def records(model, rows: list[tuple], explain: bool = False) -> list[dict]:
     """Score one batch of ``units`` with a fitted model into output records
-    (``{"id", "paragraph", **Prediction.to_json()}``)."""
+    (``{"id", "paragraph", **Prediction.to_json()}``, and ``evidence`` with ``explain``)."""
     inputs = {"text": [r[2] for r in rows], "title": [r[3] for r in rows], "context": [r[4] for r in rows]}
-    return [{"id": row[0], "paragraph": row[1], **prediction.to_json()}
-            for row, prediction in zip(rows, predict_records(model, inputs))]
+    out = [{"id": row[0], "paragraph": row[1], **prediction.to_json()}
+           for row, prediction in zip(rows, predict_records(model, inputs))]
+    if explain:
+        from ctframe.train.serving.explain import explain as evidence
+
+        for record, found in zip(out, evidence(model, inputs)):
+            record["evidence"] = found
+    return out
 
 
 def _complete_lines(path: Path) -> int:
@@ -106,17 +112,17 @@ def _init_worker(model_dir) -> None:
     _worker_model = load_exported(model_dir)
 
 
-def _score_in_worker(rows):
-    return records(_worker_model, rows)
+def _score_in_worker(rows, explain):
+    return records(_worker_model, rows, explain)
 
 
-def scored_batches(model_dir, rows: Iterator[list], jobs: int) -> Iterator[list[dict]]:
+def scored_batches(model_dir, rows: Iterator[list], jobs: int, explain: bool = False) -> Iterator[list[dict]]:
     """Scored batches in input order; with ``jobs`` > 1, worker processes each hold the model and at
     most ``2 * jobs`` batches are in flight, so memory stays bounded however long the input."""
     if jobs <= 1:
         model = load_exported(model_dir)
         for batch in rows:
-            yield records(model, batch)
+            yield records(model, batch, explain)
         return
     from collections import deque
     from concurrent.futures import ProcessPoolExecutor
@@ -124,7 +130,7 @@ def scored_batches(model_dir, rows: Iterator[list], jobs: int) -> Iterator[list[
     with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(str(model_dir),)) as pool:
         pending: deque = deque()
         for batch in rows:
-            pending.append(pool.submit(_score_in_worker, batch))
+            pending.append(pool.submit(_score_in_worker, batch, explain))
             if len(pending) >= 2 * jobs:
                 yield pending.popleft().result()
         while pending:
@@ -132,7 +138,8 @@ def scored_batches(model_dir, rows: Iterator[list], jobs: int) -> Iterator[list[
 
 
 def score(inputs: list[str], *, model_dir=CHAMPION_DIR, out: str | None = None, as_paragraphs: bool = False,
-          summary: str | None = None, batch_size: int = BATCH_SIZE, jobs: int = 1, resume: bool = False) -> int:
+          summary: str | None = None, batch_size: int = BATCH_SIZE, jobs: int = 1, resume: bool = False,
+          explain: bool = False) -> int:
     """Score every input as a stream; returns the number of paragraphs written by this run."""
     require_exported(model_dir)
     if summary and resume:
@@ -143,7 +150,7 @@ def score(inputs: list[str], *, model_dir=CHAMPION_DIR, out: str | None = None, 
     with output_stream(out, resume) as (handle, done), \
             tqdm(desc="scoring", unit="para", initial=done, disable=None, file=sys.stderr) as bar:
         stream = itertools.islice(units(iter_inputs(inputs), as_paragraphs), done, None)
-        for scored in scored_batches(model_dir, batches(stream, batch_size), jobs):
+        for scored in scored_batches(model_dir, batches(stream, batch_size), jobs, explain):
             for record in scored:
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
                 if summary:
