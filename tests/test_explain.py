@@ -30,3 +30,49 @@ def test_evidence_points_at_the_planted_phrase(trained, tmp_path):
     where = text.index(planted)
     assert best["start"] < where + len(planted) and best["end"] > where  # overlaps the planted phrase
     assert record["evidence"]["topic"] and all(s["effect"] > 0 for s in record["evidence"]["topic"])
+
+
+def test_the_article_view_highlights_evidence_right_to_left(trained, tmp_path):
+    from html.parser import HTMLParser
+
+    root, *_ = trained
+    planted = SENTENCES["prevention"][0]
+    article = tmp_path / "article.txt"
+    article.write_text(f"{SENTENCES['sports'][0]}، و{SENTENCES['sports'][2]}.\n\n{planted}، و{SENTENCES['prevention'][1]}."
+                       f" <script>alert(1)</script>", encoding="utf-8")
+    page = tmp_path / "view.html"
+    subprocess.run([sys.executable, "-m", "ctframe.train.cli", "view", str(article), "-o", str(page), "--model",
+                    str(root / "champion")], check=True, capture_output=True)
+
+    class Page(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.html_dir, self.paragraphs, self.marks, self.stack, self.scripts = None, [], [], [], 0
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if tag == "html":
+                self.html_dir = attrs.get("dir")
+            if tag == "p" and "paragraph" in attrs.get("class", ""):
+                self.paragraphs.append(attrs)
+            if tag == "mark":
+                self.marks.append([attrs, ""])
+            if tag == "script":
+                self.scripts += 1
+            self.stack.append(tag)
+
+        def handle_endtag(self, tag):
+            self.stack.pop()
+
+        def handle_data(self, data):
+            if self.stack and self.stack[-1] == "mark":
+                self.marks[-1][1] += data
+
+    parsed = Page()
+    parsed.feed(page.read_text(encoding="utf-8"))
+    assert parsed.html_dir == "rtl" and all(p.get("dir") == "rtl" for p in parsed.paragraphs)
+    assert [p["data-topic"] for p in parsed.paragraphs] == ["sports", "terrorism"]
+    assert parsed.paragraphs[1]["data-frames"] == "prevention"
+    frame_marks = [text for attrs, text in parsed.marks if attrs.get("data-label") == "prevention"]
+    assert frame_marks and any(len(set(text.split()) & set(planted.split())) >= 3 for text in frame_marks)
+    assert parsed.scripts == 1  # the page's own filter script; the article's <script> was escaped

@@ -52,6 +52,13 @@ def cmd_score(args) -> None:
         _log(f"ctframe: scored {count} paragraphs → {args.output}")
 
 
+def cmd_view(args) -> None:
+    from ctframe.train.serving.view import view
+
+    count = view(args.inputs, args.output, model_dir=args.model)
+    _log(f"ctframe: {count} articles → {args.output}")
+
+
 def cmd_score_spark(args) -> None:
     from ctframe.train.serving.spark import score_spark
 
@@ -212,6 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--explain", action="store_true", help="add `evidence`: the spans that raise the topic and each "
                    "predicted frame most, with their effect on its probability")
     p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("view", help="scored articles as one HTML page: topics, frame chips, evidence highlighted")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help=".txt article, .jsonl of {id,text,title}, .zip, a folder, or -")
+    p.add_argument("-o", "--output", required=True, help="HTML page to write")
+    p.add_argument("--model", default=str(CHAMPION_DIR), help="exported MLflow model (default: models/champion)")
+    p.set_defaults(func=cmd_view)
 
     p = sub.add_parser("score-spark", help="score a Parquet/JSONL archive of paragraphs with Spark into Parquet")
     p.add_argument("source", help=".parquet or .jsonl file or folder, one paragraph per row")
