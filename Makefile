@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= experiments/base.yaml
 
-.PHONY: train test test-fast experiments bench install lock ui clean
+.PHONY: train test test-fast experiments bench install browser lock ui clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,10 @@ install: $(STAMP)
 train: $(STAMP)
 	$(BIN)/ctframe train $(CONFIG)
 
-test: $(STAMP)
+browser:   # Debian's Chromium, for the test that opens the article view in a real headless browser
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: $(STAMP) browser
 	$(BIN)/pytest
 
 test-fast: $(STAMP)   # unit tests and in-process commands, for the edit-test loop (< 30 s)

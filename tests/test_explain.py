@@ -1,5 +1,6 @@
 """Evidence for a prediction: occlusion spans that point at the phrase that carries the label."""
 import json
+import re
 import subprocess
 import sys
 
@@ -76,3 +77,42 @@ def test_the_article_view_highlights_evidence_right_to_left(trained, tmp_path):
     frame_marks = [text for attrs, text in parsed.marks if attrs.get("data-label") == "prevention"]
     assert frame_marks and any(len(set(text.split()) & set(planted.split())) >= 3 for text in frame_marks)
     assert parsed.scripts == 1  # the page's own filter script; the article's <script> was escaped
+
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def test_the_article_view_in_a_real_browser(trained, tmp_path):
+    """Headless Chromium (Debian's, installed by `make test`) renders the page from a file: a screenshot,
+    and the DOM after layout, where every paragraph's computed direction is right-to-left."""
+    import shutil
+
+    root, *_ = trained
+    chromium = shutil.which("chromium")
+    assert chromium, "Chromium is missing: `make test` installs Debian's chromium package"
+    article = tmp_path / "article.txt"
+    article.write_text(f"{SENTENCES['prevention'][0]}، و{SENTENCES['prevention'][1]}.\n\n"
+                       f"{SENTENCES['economy'][0]}، و{SENTENCES['economy'][1]}.", encoding="utf-8")
+    page = tmp_path / "view.html"
+    subprocess.run([sys.executable, "-m", "ctframe.train.cli", "view", str(article), "-o", str(page), "--model",
+                    str(root / "champion")], check=True, capture_output=True)
+    probe = page.read_text(encoding="utf-8").replace("</body>", """<script>
+var ps = document.querySelectorAll("p.paragraph");
+document.body.dataset.paragraphs = ps.length;
+document.body.dataset.ltr = Array.prototype.filter.call(ps, function (p) {
+  return getComputedStyle(p).direction !== "rtl"; }).length;
+document.body.dataset.marks = document.querySelectorAll("p.paragraph mark").length;
+</script></body>""")
+    probed = tmp_path / "probe.html"
+    probed.write_text(probe, encoding="utf-8")
+    profile = tmp_path / "profile"
+    shot = tmp_path / "view.png"
+    subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={shot}",
+                    "--window-size=1100,800", page.as_uri()], check=True, capture_output=True, timeout=120)
+    assert shot.read_bytes()[:4] == b"\x89PNG" and shot.stat().st_size > 5000
+    dom = subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", probed.as_uri()],
+                         check=True, capture_output=True, text=True, timeout=120).stdout
+    body = re.search(r"<body([^>]*)>", dom).group(1)
+    assert 'data-paragraphs="2"' in body and 'data-ltr="0"' in body
+    assert int(re.search(r'data-marks="(\d+)"', body).group(1)) >= 1
