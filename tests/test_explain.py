@@ -33,17 +33,22 @@ def test_evidence_points_at_the_planted_phrase(trained, tmp_path):
     assert record["evidence"]["topic"] and all(s["effect"] > 0 for s in record["evidence"]["topic"])
 
 
+def render_view(trained, folder, text: str):
+    """``ctframe view`` of one article holding ``text``, with the tiny champion; → the page's path."""
+    root, *_ = trained
+    article, page = folder / "article.txt", folder / "view.html"
+    article.write_text(text, encoding="utf-8")
+    subprocess.run([sys.executable, "-m", "ctframe.train.cli", "view", str(article), "-o", str(page), "--model",
+                    str(root / "champion")], check=True, capture_output=True)
+    return page
+
+
 def test_the_article_view_highlights_evidence_right_to_left(trained, tmp_path):
     from html.parser import HTMLParser
 
-    root, *_ = trained
     planted = SENTENCES["prevention"][0]
-    article = tmp_path / "article.txt"
-    article.write_text(f"{SENTENCES['sports'][0]}، و{SENTENCES['sports'][2]}.\n\n{planted}، و{SENTENCES['prevention'][1]}."
-                       f" <script>alert(1)</script>", encoding="utf-8")
-    page = tmp_path / "view.html"
-    subprocess.run([sys.executable, "-m", "ctframe.train.cli", "view", str(article), "-o", str(page), "--model",
-                    str(root / "champion")], check=True, capture_output=True)
+    page = render_view(trained, tmp_path, f"{SENTENCES['sports'][0]}، و{SENTENCES['sports'][2]}.\n\n"
+                                          f"{planted}، و{SENTENCES['prevention'][1]}. <script>alert(1)</script>")
 
     class Page(HTMLParser):
         def __init__(self):
@@ -88,15 +93,10 @@ def test_the_article_view_in_a_real_browser(trained, tmp_path):
     and the DOM after layout, where every paragraph's computed direction is right-to-left."""
     import shutil
 
-    root, *_ = trained
     chromium = shutil.which("chromium")
     assert chromium, "Chromium is missing: `make test` installs Debian's chromium package"
-    article = tmp_path / "article.txt"
-    article.write_text(f"{SENTENCES['prevention'][0]}، و{SENTENCES['prevention'][1]}.\n\n"
-                       f"{SENTENCES['economy'][0]}، و{SENTENCES['economy'][1]}.", encoding="utf-8")
-    page = tmp_path / "view.html"
-    subprocess.run([sys.executable, "-m", "ctframe.train.cli", "view", str(article), "-o", str(page), "--model",
-                    str(root / "champion")], check=True, capture_output=True)
+    page = render_view(trained, tmp_path, f"{SENTENCES['prevention'][0]}، و{SENTENCES['prevention'][1]}.\n\n"
+                                          f"{SENTENCES['economy'][0]}، و{SENTENCES['economy'][1]}.")
     probe = page.read_text(encoding="utf-8").replace("</body>", """<script>
 var ps = document.querySelectorAll("p.paragraph");
 document.body.dataset.paragraphs = ps.length;
