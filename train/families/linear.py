@@ -21,6 +21,15 @@ class CharNgramLinear(FrameModel):
     """Shared features → calibrated linear topic head + one calibrated linear head per frame.
     Subclasses choose the linear classifier (``linear()``) and declare its parameters."""
 
+    def __init__(self, topics, frames, frames_topic, normalize, features, threshold, seed):
+        self.topics = topics
+        self.frames = frames
+        self.frames_topic = frames_topic
+        self.normalize = normalize
+        self.features = features
+        self.threshold = threshold
+        self.seed = seed
+
     def linear(self):
         raise NotImplementedError
 
@@ -58,13 +67,7 @@ class LinearSVCFrames(CharNgramLinear):
 
     def __init__(self, topics=(), frames=(), frames_topic="", normalize=None, features=None, threshold="tuned",
                  seed=0, C=0.5, class_weight="balanced", tol=0.01, inner_folds=3):
-        self.topics = topics
-        self.frames = frames
-        self.frames_topic = frames_topic
-        self.normalize = normalize
-        self.features = features
-        self.threshold = threshold
-        self.seed = seed
+        super().__init__(topics, frames, frames_topic, normalize, features, threshold, seed)
         self.C = C
         self.class_weight = class_weight
         self.tol = tol
@@ -79,13 +82,7 @@ class LogRegFrames(CharNgramLinear):
 
     def __init__(self, topics=(), frames=(), frames_topic="", normalize=None, features=None, threshold="tuned",
                  seed=0, C=20.0, class_weight="balanced", inner_folds=3):
-        self.topics = topics
-        self.frames = frames
-        self.frames_topic = frames_topic
-        self.normalize = normalize
-        self.features = features
-        self.threshold = threshold
-        self.seed = seed
+        super().__init__(topics, frames, frames_topic, normalize, features, threshold, seed)
         self.C = C
         self.class_weight = class_weight
         self.inner_folds = inner_folds
