@@ -116,3 +116,27 @@ document.body.dataset.marks = document.querySelectorAll("p.paragraph mark").leng
     body = re.search(r"<body([^>]*)>", dom).group(1)
     assert 'data-paragraphs="2"' in body and 'data-ltr="0"' in body
     assert int(re.search(r'data-marks="(\d+)"', body).group(1)) >= 1
+
+
+def test_drift_ranks_foreign_press_far_and_familiar_press_near(trained, tmp_path):
+    root, *_ = trained
+    familiar, foreign = tmp_path / "familiar.jsonl", tmp_path / "foreign.jsonl"
+    familiar.write_text("".join(json.dumps({"id": f"a{i}", "text": f"{SENTENCES[k][0]}، و{SENTENCES[k][1]}."},
+                                           ensure_ascii=False) + "\n"
+                                for i, k in enumerate(["prevention", "sports", "economy", "politics"])), encoding="utf-8")
+    foreign.write_text("".join(json.dumps({"id": f"b{i}", "text": t}) + "\n" for i, t in enumerate([
+        "Le gouvernement a annoncé hier une nouvelle réforme des retraites.",
+        "Les supporters ont envahi le stade après la victoire historique.",
+        "La bourse de Casablanca a clôturé la séance en légère hausse."])), encoding="utf-8")
+    page = tmp_path / "drift.html"
+    out = subprocess.run([sys.executable, "-m", "ctframe.train.cli", "drift", str(familiar), str(foreign), "--json",
+                          "-o", str(page), "--model", str(root / "champion")], capture_output=True, text=True, check=True)
+    report = json.loads(out.stdout)
+    ranked = [e["source"] for e in report["sources"]]
+    assert ranked == ["foreign.jsonl", "familiar.jsonl"]  # the farthest first
+    by = {e["source"]: e for e in report["sources"]}
+    assert by["foreign.jsonl"]["far"] and not by["familiar.jsonl"]["far"]
+    assert by["foreign.jsonl"]["unseen_ngram_share"] > 0.5 > 0.05 > by["familiar.jsonl"]["unseen_ngram_share"]
+    assert len(report["warnings"]) == 1 and report["warnings"][0].startswith("foreign.jsonl: far from")
+    assert abs(sum(report["training_shares"]["topics"].values()) - 1) < 1e-9
+    assert by["familiar.jsonl"]["least_sure"] and "data:image/png;base64" in page.read_text(encoding="utf-8")

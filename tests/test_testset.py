@@ -161,3 +161,17 @@ def test_the_test_sample_is_drawn_by_its_design_once(tmp_path, schema):
     assert [(p.id, s) for p, s in again] == [(r["ref"], r["stratum"]) for r in sample]  # reproducible
     with pytest.raises(CtframeError, match="drawn already"):
         draw_test_sample(test, str(tmp_path / "again.jsonl"), corpus=tmp_path / "corpus")
+
+
+def test_queue_from_an_archive_takes_only_its_paragraphs(tmp_path):
+    truth = build_corpus(tmp_path / "corpus")
+    (tmp_path / "labels").mkdir()
+    out = tmp_path / "batch.jsonl"
+    queue(str(out), 500, labels_dir=tmp_path / "labels", corpus=tmp_path / "corpus", random_share=1.0,
+          from_archives=[tmp_path / "corpus" / "2015-08-09.zip"])
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {r["date"] for r in rows} == {"2015-08-09"} and len(rows) == sum(t["date"] == "2015-08-09" for t in truth)
+    elsewhere = tmp_path / "elsewhere.zip"
+    elsewhere.write_bytes((tmp_path / "corpus" / "2015-08-09.zip").read_bytes())
+    with pytest.raises(CtframeError, match="not a file of the corpus"):
+        queue(str(out), 5, labels_dir=tmp_path / "labels", corpus=tmp_path / "corpus", from_archives=[elsewhere])

@@ -59,6 +59,12 @@ def cmd_view(args) -> None:
     _log(f"ctframe: {count} articles → {args.output}")
 
 
+def cmd_drift(args) -> None:
+    from ctframe.train.serving.drift import write_drift
+
+    print(write_drift(args.inputs, model_dir=args.model, output=args.output, as_json=args.json))
+
+
 def cmd_score_spark(args) -> None:
     from ctframe.train.serving.spark import score_spark
 
@@ -109,7 +115,7 @@ def cmd_labels_queue(args) -> None:
 
     count = queue(args.output, args.n, labels_dir=args.labels, corpus=args.corpus, exclude_batches=args.exclude,
                   random_share=args.random_share, uncertain_share=args.uncertain_share, model_dir=args.model,
-                  seed=args.seed)
+                  seed=args.seed, from_archives=args.from_archives)
     _log(f"ctframe: wrote {count} paragraphs to {args.output}")
 
 
@@ -226,6 +232,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=str(CHAMPION_DIR), help="exported MLflow model (default: models/champion)")
     p.set_defaults(func=cmd_view)
 
+    p = sub.add_parser("drift", help="new press against the training data: unseen n-grams, confidence, shares, "
+                       "least-sure paragraphs, per source")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="archives: SaudiNewsNet .zip, .jsonl, .txt or folders")
+    p.add_argument("-o", "--output", help="also write the report as an HTML page (plots embedded)")
+    p.add_argument("--json", action="store_true", help="the figures as JSON")
+    p.add_argument("--model", default=str(CHAMPION_DIR))
+    p.set_defaults(func=cmd_drift)
+
     p = sub.add_parser("score-spark", help="score a Parquet/JSONL archive of paragraphs with Spark into Parquet")
     p.add_argument("source", help=".parquet or .jsonl file or folder, one paragraph per row")
     p.add_argument("dest", help="Parquet folder to write (must not exist)")
@@ -283,6 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share chosen by model uncertainty (with --model)")
     p.add_argument("--model", help="exported model folder, for uncertainty sampling")
     p.add_argument("--exclude", nargs="*", default=[], help="earlier batch files whose paragraphs to skip")
+    p.add_argument("--from", dest="from_archives", nargs="+", default=(), metavar="ARCHIVE",
+                   help="take candidates only from these daily zips of the corpus (e.g. a source drift found far)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_labels_queue)
 

@@ -49,6 +49,9 @@ class CharNgramLinear(FrameModel):
                               for j in range(len(self.frames))]
         oof = np.column_stack([m.oof_proba_[:, 1] for m in self.frame_models_]) if self.frames else Y
         self.thresholds_ = self.tune_thresholds(Y, oof, self.threshold)
+        every = self.frame_matrix(frames)
+        self.label_shares_ = {"topics": {t: float(np.mean(topics == t)) for t in self.topics},  # for `ctframe drift`
+                              "frames": {f: float(every[:, j].mean()) for j, f in enumerate(self.frames)}}
         return self
 
     def predict_proba(self, texts) -> tuple[np.ndarray, np.ndarray]:

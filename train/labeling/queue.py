@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ctframe.features.corpus import read_jsonl
+from ctframe import CtframeError
+from ctframe.features.corpus import corpus_files, iter_snn_zip, read_jsonl
 from ctframe.features.normalize import ArabicNormalizer
 from ctframe.features.segment import Paragraph
 from ctframe import write_atomically
@@ -105,16 +106,32 @@ def batch_refs(paths: Iterable[Path]) -> set[str]:
 
 def queue(output: str, n: int, *, labels_dir: Path = ANNOTATIONS_DIR, corpus=None, exclude_batches=(),
           random_share: float = RANDOM_SHARE, uncertain_share: float = UNCERTAIN_SHARE, model_dir=None,
-          seed: int = 0, schema_path=None) -> int:
+          seed: int = 0, schema_path=None, from_archives=()) -> int:
     """Write a batch of ``n`` paragraphs to read next: none already labeled or sent out in
-    ``exclude_batches``, none of the frozen test set's dates or texts. → the number written."""
+    ``exclude_batches``, none of the frozen test set's dates or texts; with ``from_archives`` (daily zips of
+    the corpus, e.g. a source `ctframe drift` found far), only their paragraphs. → the number written."""
     schema = load_schema(schema_path)
     labels_dir = Path(labels_dir)
     design = load_test_design(default_test_dir(labels_dir))
     paragraphs = [p for p in corpus_index(corpus).values() if design is None or not design.holds(p)]
+    if from_archives:
+        paragraphs = [p for p in paragraphs if p.id in archive_ids(from_archives, corpus)]
     exclude = {r.ref for r in load_records(schema, labels_dir)} | batch_refs(exclude_batches)
     model = load_exported(model_dir) if model_dir else None
     picked = make_queue(paragraphs, schema, n, exclude=exclude, random_share=random_share,
                         uncertain_share=uncertain_share, model=model, seed=seed)
     write_batch(Path(output), picked)
     return len(picked)
+
+
+def archive_ids(archives, corpus=None) -> set[str]:
+    """The paragraph ids of ``archives``, which must be files of the corpus: stand-off labels can only
+    reference paragraphs that the corpus holds (by id and sha1)."""
+    known = {path.resolve() for path in corpus_files(corpus)}
+    ids = set()
+    for archive in map(Path, archives):
+        if archive.resolve() not in known:
+            raise CtframeError(f"{archive}: not a file of the corpus folder; labels can only reference corpus "
+                               "paragraphs, so add the archive to the corpus first")
+        ids |= {p.id for article in iter_snn_zip(archive) for p in article.paragraphs()}
+    return ids
