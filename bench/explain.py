@@ -11,7 +11,7 @@ import time
 from ctframe import CHAMPION_DIR
 from ctframe.features.corpus import load_snn_paragraphs
 from ctframe.train.families import load_exported
-from ctframe.train.serving.explain import explain
+from ctframe.train.evidence import explain
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--model", default=str(CHAMPION_DIR))

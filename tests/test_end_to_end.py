@@ -32,7 +32,7 @@ def test_training_logs_registers_and_exports(trained):
     assert run.data.params["features.analyzer"] == "char_wb"
     assert "cv.frames.prevention.f1" in run.data.metrics
     artifacts = {a.path for a in MlflowClient().list_artifacts(summary["run_id"])}
-    assert {"confusion_cv.png", "confusion_holdout.png", "thresholds.json"} <= artifacts
+    assert {"confusion_cv.png", "confusion_holdout.png", "thresholds.json", "holdout_view.html"} <= artifacts
     # Same data and same figures: the newer run takes the alias (ties go to the newest).
     assert second["champion"] and second["version"] == summary["version"] + 1
     assert str(json.loads((root / "champion" / "champion.json").read_text())["version"]) == str(second["version"])

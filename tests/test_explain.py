@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 from conftest import SENTENCES
-from ctframe.train.serving.explain import spans
+from ctframe.train.evidence import spans
 
 
 def test_spans_are_word_windows_and_sentences_within_the_text():

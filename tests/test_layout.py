@@ -11,8 +11,8 @@ from ctframe import PROJECT_ROOT
 # Installed package name → folder in the repository (pyproject.toml's package-dir).
 PACKAGES = {"ctframe": PROJECT_ROOT / "ctframe", "ctframe.features": PROJECT_ROOT / "features",
             "ctframe.train": PROJECT_ROOT / "train"}
-SPINE = {"ctframe.train." + name for name in ("config", "schema", "labels", "dataset", "model", "evaluate", "fit",
-                                              "tracking")}
+SPINE = {"ctframe.train." + name for name in ("config", "schema", "labels", "dataset", "model", "evaluate", "evidence",
+                                              "fit", "tracking")}
 WINGS = ("ctframe.train.serving", "ctframe.train.labeling", "ctframe.train.search")
 
 

@@ -25,6 +25,7 @@ from ctframe.train.config import load_config, model_params
 from ctframe.train.dataset import Dataset, current_fingerprint, dataset_for, test_set_for
 from ctframe.train.evaluate import (Predictions, cross_validate, holdout_mask, metrics, per_date_precision,
                                     plot_confusion, predict)
+from ctframe.train.evidence import render_page, scored_articles
 from ctframe.train.model import predict_records, to_frame
 from ctframe.train.schema import Schema, load_schema
 
@@ -38,6 +39,7 @@ class Evaluation:
     cv: Predictions
     holdout: Predictions | None
     test: Predictions | None = None
+    holdout_view: str | None = None  # an HTML page of holdout paragraphs with their evidence
 
 
 def model_bytes(model) -> int:
@@ -71,7 +73,20 @@ def evaluate(config: dict, schema: Schema, data: Dataset, test: Dataset | None =
     fitted.predict_proba(data.inputs)
     results["paragraphs_per_second"] = len(data.texts) / (time.perf_counter() - started)
     results["model_bytes"] = model_bytes(fitted)
-    return Evaluation(config, results, cv, holdout_pred, test_pred)
+    view = holdout_view(fitted, holdout) if len(holdout.texts) else None
+    return Evaluation(config, results, cv, holdout_pred, test_pred, view)
+
+
+def holdout_view(fitted, holdout: Dataset, articles: int = 8, seed: int = 0) -> str:
+    """The article view of a seeded sample of holdout articles (their labeled paragraphs, in order), so
+    comparing runs shows real paragraphs and the model's evidence, not only numbers."""
+    ids = sorted({p.article_id for p in holdout.paragraphs})
+    chosen = set(np.random.default_rng(seed).permutation(ids)[:articles])
+    rows = sorted((p.article_id, p.index, p.title, p.text, context)
+                  for p, context in zip(holdout.paragraphs, holdout.contexts or [""] * len(holdout.texts))
+                  if p.article_id in chosen)
+    return render_page(scored_articles(fitted, [(a, title, text, ctx) for a, _, title, text, ctx in rows]),
+                       list(fitted.frames))
 
 
 def log_evaluation(evaluation: Evaluation, data: Dataset, folder: Path) -> None:
@@ -87,6 +102,9 @@ def log_evaluation(evaluation: Evaluation, data: Dataset, folder: Path) -> None:
     for split in ("holdout", "test"):
         if getattr(evaluation, split) is not None:
             arrays.update({f"{split}_{name}": value for name, value in vars(getattr(evaluation, split)).items()})
+    if evaluation.holdout_view is not None:
+        (folder / "holdout_view.html").write_text(evaluation.holdout_view, encoding="utf-8")
+        mlflow.log_artifact(str(folder / "holdout_view.html"))
     np.savez_compressed(folder / "predictions.npz", **{k: v.astype(str) if v.dtype == object else v
                                                       for k, v in arrays.items()})
     mlflow.log_artifact(str(folder / "predictions.npz"))

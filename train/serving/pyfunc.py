@@ -53,7 +53,7 @@ def pyfunc_class():
             inputs = inputs_from_frame(model_input)
             out = to_frame(predict_records(self.model, inputs))
             if (params or {}).get("explain"):
-                from ctframe.train.serving.explain import explain
+                from ctframe.train.evidence import explain
 
                 out["evidence"] = explain(self.model, inputs)
             return out

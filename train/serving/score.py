@@ -46,7 +46,7 @@ def records(model, rows: list[tuple], explain: bool = False) -> list[dict]:
     out = [{"id": row[0], "paragraph": row[1], **prediction.to_json()}
            for row, prediction in zip(rows, predict_records(model, inputs))]
     if explain:
-        from ctframe.train.serving.explain import explain as evidence
+        from ctframe.train.evidence import explain as evidence
 
         for record, found in zip(out, evidence(model, inputs)):
             record["evidence"] = found
