@@ -77,3 +77,8 @@ def segment_article(article_id: str, text: str, *, source: str = "", date: str =
 def context_text(neighbours) -> str:
     """The context a model may read beside a paragraph: its neighbouring paragraphs' texts, one per line."""
     return "\n".join(p.text for p in neighbours if p is not None)
+
+
+def article_context(paragraphs: list[Paragraph], i: int) -> str:
+    """The context of ``paragraphs[i]`` within its article: the paragraphs just before and after it."""
+    return context_text(paragraphs[max(i - 1, 0):i] + paragraphs[i + 1:i + 2])

@@ -14,7 +14,7 @@ import numpy as np
 
 from ctframe import CHAMPION_DIR, CtframeError, write_atomically
 from ctframe.features.corpus import iter_inputs
-from ctframe.features.segment import context_text
+from ctframe.features.segment import article_context
 from ctframe.train.families import load_exported
 from ctframe.train.model import predict_records
 
@@ -54,8 +54,8 @@ def drift(inputs: list[str], *, model_dir=CHAMPION_DIR, least: int = 10) -> dict
         for article in iter_inputs([file]):
             paragraphs = article.paragraphs()
             for i, p in enumerate(paragraphs):
-                around = paragraphs[max(i - 1, 0):i] + paragraphs[i + 1:i + 2]
-                groups[article.source or Path(file).name].append((p.id, p.text, article.title, context_text(around)))
+                groups[article.source or Path(file).name].append((p.id, p.text, article.title,
+                                                                   article_context(paragraphs, i)))
     if not groups:
         raise CtframeError("no paragraphs in the inputs")
     sources = []

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from ctframe import CHAMPION_DIR, CtframeError
 from ctframe.features.corpus import Article, iter_inputs
-from ctframe.features.segment import context_text
+from ctframe.features.segment import article_context
 from ctframe.train.families import load_exported, require_exported
 from ctframe.train.model import predict_records
 
@@ -36,7 +36,7 @@ def units(articles: Iterator[Article], as_paragraphs: bool) -> Iterator[tuple[st
             if not paragraphs:
                 raise CtframeError(f"{article.id}: no paragraphs after segmentation")
             for i, p in enumerate(paragraphs):
-                yield article.id, p.index, p.text, article.title, context_text(paragraphs[max(i - 1, 0):i] + paragraphs[i + 1:i + 2])
+                yield article.id, p.index, p.text, article.title, article_context(paragraphs, i)
 
 
 def records(model, rows: list[tuple], explain: bool = False) -> list[dict]:
