@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shlex
+import socket
 import subprocess
 import time
 import urllib.request
@@ -125,7 +126,15 @@ def test_both_servers_answer_the_readme_curl(sandbox):
             assert result.returncode == 0, result.stderr
             answers.append(json.loads(result.stdout)["predictions"])
         finally:
-            if server.poll() is None:
-                os.killpg(server.pid, 15)
+            try:
+                os.killpg(server.pid, 15)  # the whole group: `mlflow models serve` runs uvicorn as a child
+            except ProcessLookupError:
+                pass
             server.wait(timeout=30)
+            port_free = time.time() + 60
+            while time.time() < port_free:  # the next server must not find the old one still on 5001
+                with socket.socket() as probe:
+                    if probe.connect_ex(("127.0.0.1", 5001)) != 0:
+                        break
+                time.sleep(0.2)
     assert answers[0] == answers[1] and answers[0][0]["topic"] and "p_frame_prevention" in answers[0][0]
