@@ -11,6 +11,7 @@ import ctframe as ctframe_module
 from ctframe.train import labels as labels_module
 from ctframe.train.labels import (LabelRecord, adjudicate, check_against_corpus, import_records, kappa, load_records,
                           read_records, stats)
+from ctframe.train.families.keywords import KeywordRules
 from ctframe.train.labeling.queue import make_queue
 from ctframe.train.schema import LABELS_DIR, load_schema
 
@@ -136,15 +137,33 @@ def test_stats_counts(corpus, schema, tmp_path):
     assert sum(result["topic"].values()) == len(truth)
 
 
-def test_queue_never_proposes_a_labeled_paragraph(corpus, schema):
+def test_queue_never_proposes_a_labeled_paragraph_or_text(corpus, schema):
     folder, truth = corpus
     paragraphs = load_snn_paragraphs(folder)
     labeled = {t["ref"] for t in truth[: len(truth) // 2]}
     picked = make_queue(paragraphs, schema, n=len(paragraphs), exclude=labeled, seed=3)
     ids = [p.id for p, _ in picked]
-    assert len(ids) == len(set(ids)) == len(paragraphs) - len(labeled)
-    assert not labeled & set(ids)
+    labeled_texts = {p.sha1 for p in paragraphs if p.id in labeled}
+    open_texts = {p.sha1 for p in paragraphs} - labeled_texts
+    assert len(ids) == len(set(ids)) == len(open_texts)
+    assert {p.sha1 for p, _ in picked} == open_texts  # one reading per distinct text, none already read
     assert {why.split(":")[0] for _, why in picked} == {"random", "keyword"}
+
+
+def test_queue_hard_share_takes_the_models_confusable_calls(corpus, schema):
+    """``hard`` picks are paragraphs the model calls a frame, the frames topic or boilerplate."""
+    folder, _ = corpus
+    paragraphs = load_snn_paragraphs(folder)
+    model = KeywordRules(list(schema.topics), list(schema.frames), schema.frames_topic, {}, schema.lexicon())
+    model.fit([p.text for p in paragraphs], ["society"] * len(paragraphs), [[]] * len(paragraphs))
+    picked = make_queue(paragraphs, schema, n=20, exclude=set(), random_share=0.0, hard_share=1.0, model=model,
+                        seed=1)
+    hard = [p for p, why in picked if why == "hard"]
+    assert len(hard) == 20
+    topics, frames = model.predict([p.text for p in hard])
+    assert all(t == schema.frames_topic for t in topics)  # this model calls nothing else confusable
+    called = {p.id for p in paragraphs if model.predict([p.text])[0][0] == schema.frames_topic}
+    assert len(called) > 20 and {p.id for p in hard} <= called
 
 
 def test_schema_and_codebook_agree(schema):

@@ -114,7 +114,8 @@ def cmd_labels_queue(args) -> None:
     from ctframe.train.labeling.queue import queue
 
     count = queue(args.output, args.n, labels_dir=args.labels, corpus=args.corpus, exclude_batches=args.exclude,
-                  random_share=args.random_share, uncertain_share=args.uncertain_share, model_dir=args.model,
+                  random_share=args.random_share, uncertain_share=args.uncertain_share,
+                  hard_share=args.hard_share, model_dir=args.model,
                   seed=args.seed, from_archives=args.from_archives)
     _log(f"ctframe: wrote {count} paragraphs to {args.output}")
 
@@ -186,7 +187,7 @@ def cmd_labels_export(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ctframe.train.labeling.queue import RANDOM_SHARE, UNCERTAIN_SHARE
+    from ctframe.train.labeling.queue import HARD_SHARE, RANDOM_SHARE, UNCERTAIN_SHARE
     from ctframe.train.labels import ANNOTATIONS_DIR
     from ctframe.train.serving.score import BATCH_SIZE
     from ctframe.train.serving.serve import HOST, MAX_BODY_BYTES, PORT
@@ -295,7 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--random-share", type=float, default=RANDOM_SHARE, help="share drawn uniformly at random")
     p.add_argument("--uncertain-share", type=float, default=UNCERTAIN_SHARE,
                    help="share chosen by model uncertainty (with --model)")
-    p.add_argument("--model", help="exported model folder, for uncertainty sampling")
+    p.add_argument("--hard-share", type=float, default=HARD_SHARE,
+                   help="share drawn from the model's confusable calls, for hard negatives (with --model)")
+    p.add_argument("--model", help="exported model folder, for uncertainty and hard-negative sampling")
     p.add_argument("--exclude", nargs="*", default=[], help="earlier batch files whose paragraphs to skip")
     p.add_argument("--from", dest="from_archives", nargs="+", default=(), metavar="ARCHIVE",
                    help="take candidates only from these daily zips of the corpus (e.g. a source drift found far)")

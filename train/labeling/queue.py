@@ -33,30 +33,38 @@ def keyword_pools(paragraphs: list[Paragraph], schema: Schema) -> dict[str, list
     return {label: [paragraphs[i] for i in np.flatnonzero(mask)] for label, mask in pools.items() if mask.any()}
 
 
-def uncertain(paragraphs: list[Paragraph], model, k: int, rng: random.Random, index: dict[str, Paragraph],
-              pool_size: int = 20000) -> list[Paragraph]:
-    """The ``k`` paragraphs of a random pool on which ``model`` is least sure (smallest topic margin,
-    or a frame probability nearest its threshold), each read with its title and neighbours (``index``)."""
+def model_picks(paragraphs: list[Paragraph], model, rng: random.Random, index: dict[str, Paragraph],
+                pool_size: int = 60000) -> tuple[list[Paragraph], list[Paragraph]]:
+    """Two orders over a random pool, each paragraph read with its title and neighbours (``index``):
+    least sure first (smallest topic margin, or a frame probability nearest its threshold), and the
+    confusable calls in random order (a frame called, or the frames topic or boilerplate called), where
+    hard negatives such as arrests after an attack or a passing counter-terrorism clause live."""
     pool = rng.sample(paragraphs, min(pool_size, len(paragraphs)))
     topic_p, frame_p = model.predict_proba({"text": [p.text for p in pool], "title": [p.title for p in pool],
                                             "context": [neighbours(p, index) for p in pool]})
     top2 = np.sort(topic_p, axis=1)[:, -2:]
     topic_margin = top2[:, 1] - top2[:, 0]
     frame_margin = np.abs(frame_p - model.thresholds_).min(axis=1) if frame_p.shape[1] else topic_margin
-    order = np.argsort(np.minimum(topic_margin, frame_margin))
-    return [pool[i] for i in order[:k]]
+    least_sure = [pool[i] for i in np.argsort(np.minimum(topic_margin, frame_margin))]
+    topics, frames = model.decide(topic_p, frame_p)
+    called = frames.any(axis=1) | np.isin(topics, [model.frames_topic, "boilerplate"])
+    confusable = [pool[i] for i in np.flatnonzero(called)]
+    rng.shuffle(confusable)
+    return least_sure, confusable
 
 
-RANDOM_SHARE, UNCERTAIN_SHARE = 0.3, 0.3
+RANDOM_SHARE, UNCERTAIN_SHARE, HARD_SHARE = 0.3, 0.3, 0.0
 
 
 def make_queue(paragraphs: list[Paragraph], schema: Schema, n: int, *, exclude: set[str],
-               random_share: float = RANDOM_SHARE, uncertain_share: float = 0.0, model=None,
-               seed: int = 0) -> list[tuple[Paragraph, str]]:
-    """``n`` unlabeled paragraphs, each with why it was chosen: ``random``, ``keyword:<label>``
-    (rarest labels first, round-robin) or ``uncertain``."""
+               random_share: float = RANDOM_SHARE, uncertain_share: float = 0.0, hard_share: float = 0.0,
+               model=None, seed: int = 0) -> list[tuple[Paragraph, str]]:
+    """``n`` unlabeled paragraphs, one per distinct text and none whose text is in ``exclude`` (by id), each
+    with why it was chosen: ``random``, ``keyword:<label>``
+    (rarest labels first, round-robin), ``uncertain`` or ``hard`` (a confusable call of ``model``)."""
     rng = random.Random(seed)
-    open_paragraphs = [p for p in paragraphs if p.id not in exclude]
+    closed_texts = {p.sha1 for p in paragraphs if p.id in exclude}
+    open_paragraphs = list({p.sha1: p for p in paragraphs if p.sha1 not in closed_texts}.values())
     chosen: dict[str, tuple[Paragraph, str]] = {}
 
     def take(candidates: list[Paragraph], why: str, k: int) -> None:
@@ -67,10 +75,10 @@ def make_queue(paragraphs: list[Paragraph], schema: Schema, n: int, *, exclude: 
                 chosen[paragraph.id] = (paragraph, why)
                 k -= 1
 
-    n_uncertain = round(n * uncertain_share) if model is not None else 0
-    if n_uncertain:
-        take(uncertain(open_paragraphs, model, n_uncertain * 2, rng, {p.id: p for p in paragraphs}), "uncertain",
-             n_uncertain)
+    if model is not None and uncertain_share + hard_share > 0:
+        least_sure, confusable = model_picks(open_paragraphs, model, rng, {p.id: p for p in paragraphs})
+        take(least_sure, "uncertain", round(n * uncertain_share))
+        take(confusable, "hard", round(n * hard_share))
     take(rng.sample(open_paragraphs, min(len(open_paragraphs), n)), "random", round(n * random_share))
     pools = {label: rng.sample(pool, len(pool)) for label, pool in keyword_pools(open_paragraphs, schema).items()}
     order = sorted(pools, key=lambda label: len(pools[label]))  # rarest first
@@ -105,8 +113,9 @@ def batch_refs(paths: Iterable[Path]) -> set[str]:
 
 
 def queue(output: str, n: int, *, labels_dir: Path = ANNOTATIONS_DIR, corpus=None, exclude_batches=(),
-          random_share: float = RANDOM_SHARE, uncertain_share: float = UNCERTAIN_SHARE, model_dir=None,
-          seed: int = 0, schema_path=None, from_archives=()) -> int:
+          random_share: float = RANDOM_SHARE, uncertain_share: float = UNCERTAIN_SHARE,
+          hard_share: float = HARD_SHARE, model_dir=None, seed: int = 0, schema_path=None,
+          from_archives=()) -> int:
     """Write a batch of ``n`` paragraphs to read next: none already labeled or sent out in
     ``exclude_batches``, none of the frozen test set's dates or texts; with ``from_archives`` (daily zips of
     the corpus, e.g. a source `ctframe drift` found far), only their paragraphs. → the number written."""
@@ -119,7 +128,7 @@ def queue(output: str, n: int, *, labels_dir: Path = ANNOTATIONS_DIR, corpus=Non
     exclude = {r.ref for r in load_records(schema, labels_dir)} | batch_refs(exclude_batches)
     model = load_exported(model_dir) if model_dir else None
     picked = make_queue(paragraphs, schema, n, exclude=exclude, random_share=random_share,
-                        uncertain_share=uncertain_share, model=model, seed=seed)
+                        uncertain_share=uncertain_share, hard_share=hard_share, model=model, seed=seed)
     write_batch(Path(output), picked)
     return len(picked)
 
