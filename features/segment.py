@@ -5,7 +5,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from ctframe.features.normalize import collapse_whitespace
+from ctframe.features.arabic import collapse_whitespace
 
 MAX_PARAGRAPH_CHARS = 700
 # A sentence ends at . ! ? ؟ or … followed by white space (Arabic and Latin punctuation).

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import GroupKFold
 
-from ctframe.features.normalize import ArabicNormalizer, collapse_whitespace
+from ctframe.features.arabic import collapse_whitespace
+from ctframe.features.normalize import ArabicNormalizer
 from ctframe.train.families import Family, register
 from ctframe.train.model import FrameModel, texts_of
 
