@@ -12,7 +12,8 @@ from ctframe import CtframeError
 from ctframe.train import families
 from ctframe.train.config import load_config
 from ctframe.train.families.keywords import KeywordRules
-from ctframe.train.model import PlattCalibrated, Prediction, best_f1_threshold, from_frame, to_frame
+from ctframe.train.model import PlattCalibrated, best_f1_threshold
+from ctframe.train.predictions import Prediction, from_frame, to_frame
 
 
 @pytest.mark.parametrize("classes", [2, 3])

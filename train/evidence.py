@@ -169,7 +169,7 @@ def render_page(articles: list[dict], frame_names: list[str]) -> str:
 
 def scored_articles(model, rows: list[tuple]) -> list[dict]:
     """Score and explain ``rows`` of (article id, title, text, context) into ``render_page``'s articles."""
-    from ctframe.train.model import predict_records
+    from ctframe.train.predictions import predict_records
 
     inputs = {"text": [r[2] for r in rows], "title": [r[1] for r in rows], "context": [r[3] for r in rows]}
     articles: dict[str, dict] = {}

@@ -26,7 +26,7 @@ from ctframe.train.dataset import Dataset, current_fingerprint, dataset_for, tes
 from ctframe.train.evaluate import (Predictions, cross_validate, holdout_mask, metrics, per_date_precision,
                                     plot_confusion, predict)
 from ctframe.train.evidence import render_page, scored_articles
-from ctframe.train.model import predict_records, to_frame
+from ctframe.train.predictions import predict_records, to_frame
 from ctframe.train.schema import Schema, load_schema
 
 

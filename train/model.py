@@ -6,7 +6,6 @@ frame probabilities); ``decide`` turns those into labels the same way for every 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +15,7 @@ from sklearn.metrics import precision_recall_curve
 from sklearn.model_selection import GroupKFold, cross_val_predict
 
 from ctframe import CtframeError
-
-
-# What a model reads for each paragraph: its text, and as evidence (when the family uses it) its article's
-# title and its neighbouring paragraphs. The label is still the paragraph's own.
-INPUT_COLUMNS = ("text", "title", "context")
+from ctframe.train.predictions import INPUT_COLUMNS, decide
 
 
 def as_frame(X):
@@ -135,9 +130,7 @@ class FrameModel(BaseEstimator):
 
     def decide(self, topic_p: np.ndarray, frame_p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities → (topic labels, 0/1 frame matrix, empty unless the topic is ``frames_topic``)."""
-        topics = np.asarray(self.topics, dtype=object)[topic_p.argmax(axis=1)]
-        gate = (topics == self.frames_topic)[:, None]
-        return topics, ((frame_p >= self.thresholds_) & gate).astype(int)
+        return decide(self, topic_p, frame_p)
 
     def predict(self, texts) -> tuple[np.ndarray, np.ndarray]:
         return self.decide(*self.predict_proba(texts))
@@ -149,52 +142,3 @@ class FrameModel(BaseEstimator):
         path = Path(folder) / "ctframe.skops"
         sio.dump(self, path)
         return [path]
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """One paragraph's prediction: the contract between a model and every front end (CLI, REST, Spark,
-    Label Studio). ``frames`` is empty unless ``topic`` is the schema's frames topic."""
-
-    topic: str
-    frames: tuple[str, ...]
-    topic_scores: dict[str, float]
-    frame_scores: dict[str, float]
-
-    def to_json(self, digits: int = 6) -> dict:
-        return {"topic": self.topic, "topic_scores": {k: round(v, digits) for k, v in self.topic_scores.items()},
-                "frames": list(self.frames), "frame_scores": {k: round(v, digits) for k, v in self.frame_scores.items()}}
-
-
-def predict_records(model: FrameModel, X) -> list[Prediction]:
-    """A fitted model's predictions for ``X`` (texts, or a frame with ``INPUT_COLUMNS``), one record each."""
-    topic_p, frame_p = model.predict_proba(X)
-    topics, frames = model.decide(topic_p, frame_p)
-    return [Prediction(str(topics[i]), tuple(f for f, on in zip(model.frames, frames[i]) if on),
-                       dict(zip(model.topics, map(float, topic_p[i]))), dict(zip(model.frames, map(float, frame_p[i]))))
-            for i in range(len(topic_p))]
-
-
-# The tabular form (MLflow's pyfunc output, Spark's struct): ``topic``, ``frames`` and one probability column
-# per label. These two functions are the only places that know the column names.
-TOPIC_PREFIX, FRAME_PREFIX = "p_topic_", "p_frame_"
-
-
-def to_frame(predictions: list[Prediction]):
-    """Predictions → a DataFrame with ``topic``, ``frames`` and ``p_topic_<label>``/``p_frame_<frame>``."""
-    import pandas as pd
-
-    first = predictions[0] if predictions else Prediction("", (), {}, {})
-    columns = {"topic": [p.topic for p in predictions], "frames": [list(p.frames) for p in predictions]}
-    columns.update({f"{TOPIC_PREFIX}{k}": [p.topic_scores[k] for p in predictions] for k in first.topic_scores})
-    columns.update({f"{FRAME_PREFIX}{k}": [p.frame_scores[k] for p in predictions] for k in first.frame_scores})
-    return pd.DataFrame(columns)
-
-
-def from_frame(frame) -> list[Prediction]:
-    """The inverse of ``to_frame`` (for a DataFrame, or the records of its JSON form)."""
-    rows = frame.to_dict("records") if hasattr(frame, "to_dict") else list(frame)
-    return [Prediction(row["topic"], tuple(row["frames"]),
-                       {k[len(TOPIC_PREFIX):]: float(v) for k, v in row.items() if k.startswith(TOPIC_PREFIX)},
-                       {k[len(FRAME_PREFIX):]: float(v) for k, v in row.items() if k.startswith(FRAME_PREFIX)})
-            for row in rows]

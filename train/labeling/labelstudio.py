@@ -46,7 +46,7 @@ def export_tasks(batch_path: str, output: str, *, model_dir=None, schema_path=No
     """Write a queue batch as Label Studio tasks to ``output`` (with the model's predictions as
     pre-annotations when ``model_dir`` is given) and the labeling config beside it (``.xml``)."""
     from ctframe.train.families import load_exported
-    from ctframe.train.model import predict_records
+    from ctframe.train.predictions import predict_records
 
     batch = [row for _, row in read_jsonl(batch_path)]
     predictions, version = None, ""

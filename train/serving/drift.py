@@ -16,7 +16,7 @@ from ctframe import CHAMPION_DIR, CtframeError, write_atomically
 from ctframe.features.corpus import iter_inputs
 from ctframe.features.segment import article_context
 from ctframe.train.families import load_exported
-from ctframe.train.model import predict_records
+from ctframe.train.predictions import predict_records
 
 UNSEEN_WARN = 0.10  # a source whose n-grams are this often unseen in training is far from it
 CONFIDENCE_WARN = 0.60  # ... or whose mean top-topic confidence is below this
