@@ -77,7 +77,8 @@ def cmd_serve(args) -> None:
     from ctframe.train.serving.serve import serve
 
     _log(f"ctframe: serving {args.model} on http://{args.host}:{args.port}/invocations")
-    serve(args.model, host=args.host, port=args.port, max_body_bytes=int(args.max_body_mb * 1024 * 1024))
+    serve(args.model, host=args.host, port=args.port, max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+          workers=args.workers)
 
 
 def cmd_experiment_run(args) -> None:
@@ -187,7 +188,7 @@ def cmd_labels_export(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ctframe.train.labeling.queue import HARD_SHARE, RANDOM_SHARE, UNCERTAIN_SHARE
+    from ctframe.train.labeling import HARD_SHARE, RANDOM_SHARE, UNCERTAIN_SHARE
     from ctframe.train.labels import ANNOTATIONS_DIR
     from ctframe.train.serving.score import BATCH_SIZE
     from ctframe.train.serving.serve import HOST, MAX_BODY_BYTES, PORT
@@ -249,11 +250,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--master", default="local[*]", help="Spark master (default: local mode, all cores)")
     p.set_defaults(func=cmd_score_spark)
 
-    p = sub.add_parser("serve", help="REST scoring server (MLflow's) with a request-size limit")
+    p = sub.add_parser("serve", help="fast REST scoring server: MLflow's request formats, micro-batched, "
+                                     "one worker process per core")
     p.add_argument("--model", default=str(CHAMPION_DIR))
     p.add_argument("--host", default=HOST)
     p.add_argument("--port", type=int, default=PORT)
     p.add_argument("--max-body-mb", type=float, default=MAX_BODY_BYTES / 2**20, help="larger requests get HTTP 413")
+    p.add_argument("--workers", type=int, default=0, help="worker processes, each holding the model (0: one per core)")
     p.set_defaults(func=cmd_serve)
 
     experiment = sub.add_parser("experiment", help="run a search of configs as MLflow child runs").add_subparsers(

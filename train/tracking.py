@@ -81,12 +81,13 @@ def staged_code(folder: Path) -> Path:
 
 
 def log_model(model_files: list[Path], registered_model: str, example_output: pd.DataFrame):
-    """Log the skops model as a pyfunc (models-from-code, no pickle) and register a new version."""
+    """Log the skops model (and its array form, when ``model.save`` wrote one) as a pyfunc (models-from-code,
+    no pickle) and register a new version."""
     with tempfile.TemporaryDirectory() as tmp:
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=str(PYFUNC_ENTRY),
-            artifacts={"model": str(model_files[0])},
+            artifacts={"model": str(model_files[0]), **{"arrays": str(f) for f in model_files[1:2]}},
             code_paths=[str(staged_code(Path(tmp)))],
             signature=ModelSignature(INPUT_SCHEMA, infer_signature(INPUT_EXAMPLE, example_output).outputs,
                                      params=PARAMS_SCHEMA),

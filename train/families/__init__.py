@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ctframe import CtframeError
-from ctframe.features.vectorize import PIPELINE_TYPES
 
 # Parameters every family may take that do not come from the ``model`` section: the label schema, and
 # the other config sections (``normalize``, ``features``, ``frames.threshold``, ``seed``).
@@ -106,6 +105,8 @@ BASE_TYPES = frozenset({"builtins.slice", "numpy.float32", "numpy.float64", "num
 def trusted_types() -> frozenset[str]:
     """The allow-list: every type a model of an exportable family can hold. Loading refuses a file holding
     anything else, so a tampered model cannot smuggle in an arbitrary callable."""
+    from ctframe.features.vectorize import PIPELINE_TYPES
+
     registered = families().values()
     return BASE_TYPES | PIPELINE_TYPES | frozenset().union(*(f.trusted_types for f in registered if f.exportable))
 

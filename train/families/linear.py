@@ -7,12 +7,15 @@ out-of-fold probabilities (``threshold="tuned"``) or fixed.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
 from ctframe.features.vectorize import build_features
+from ctframe.train.arrays import ARRAYS_FILE, save_arrays
 from ctframe.train.families import Family, register
 from ctframe.train.model import FrameModel, PlattCalibrated, as_frame
 
@@ -63,6 +66,13 @@ class CharNgramLinear(FrameModel):
         frame_p = np.column_stack([m.predict_proba(X)[:, 1] for m in self.frame_models_]) if self.frame_models_ \
             else np.zeros((X.shape[0], 0))
         return topic_p, frame_p
+
+    def save(self, folder: Path) -> list[Path]:
+        """The skops file, and beside it the array form that scores without scikit-learn (``train/arrays.py``)
+        when the features have one."""
+        files = super().save(folder)
+        arrays = Path(folder) / ARRAYS_FILE.name
+        return [*files, arrays] if save_arrays(self, arrays) else files
 
 
 class LinearSVCFrames(CharNgramLinear):

@@ -15,6 +15,7 @@ from ctframe.features.segment import Paragraph
 from ctframe import write_atomically
 from ctframe.train.families.keywords import KeywordRules
 from ctframe.train.dataset import corpus_index, default_test_dir, load_test_design, neighbours
+from ctframe.train.labeling import HARD_SHARE, RANDOM_SHARE, UNCERTAIN_SHARE
 from ctframe.train.labels import ANNOTATIONS_DIR, load_records
 from ctframe.train.schema import Schema, load_schema
 from ctframe.train.families import load_exported
@@ -51,9 +52,6 @@ def model_picks(paragraphs: list[Paragraph], model, rng: random.Random, index: d
     confusable = [pool[i] for i in np.flatnonzero(called)]
     rng.shuffle(confusable)
     return least_sure, confusable
-
-
-RANDOM_SHARE, UNCERTAIN_SHARE, HARD_SHARE = 0.3, 0.3, 0.0
 
 
 def make_queue(paragraphs: list[Paragraph], schema: Schema, n: int, *, exclude: set[str],

@@ -1,8 +1,9 @@
 """`ctframe score`: articles or paragraphs in, one JSON line per paragraph out.
 
-The exported model's fitted estimator is read directly (the skops file behind the pyfunc, with the same
-allow-list), so scoring imports no MLflow; the pyfunc, the REST servers and Spark run the same
-``predict_records`` on it, so the numbers are the same (tested)."""
+The exported model is read directly, so scoring imports no MLflow: its array form (``train/arrays.py``,
+which needs no scikit-learn either) when it has one, else the skops file behind the pyfunc with the same
+allow-list. The pyfunc, the REST servers and Spark run the same ``predict_records``, and the two forms give
+the same numbers, so every front end does (tested)."""
 from __future__ import annotations
 
 import itertools
@@ -19,8 +20,9 @@ from tqdm import tqdm
 from ctframe import CHAMPION_DIR, CtframeError
 from ctframe.features.corpus import Article, iter_inputs
 from ctframe.features.segment import article_context
-from ctframe.train.families import load_exported, require_exported
-from ctframe.train.model import predict_records
+from ctframe.train.arrays import load_scorer
+from ctframe.train.families import require_exported
+from ctframe.train.predictions import predict_records
 
 BATCH_SIZE = 512
 
@@ -109,7 +111,7 @@ _worker_model = None
 
 def _init_worker(model_dir) -> None:
     global _worker_model
-    _worker_model = load_exported(model_dir)
+    _worker_model = load_scorer(model_dir)
 
 
 def _score_in_worker(rows, explain):
@@ -120,7 +122,7 @@ def scored_batches(model_dir, rows: Iterator[list], jobs: int, explain: bool = F
     """Scored batches in input order; with ``jobs`` > 1, worker processes each hold the model and at
     most ``2 * jobs`` batches are in flight, so memory stays bounded however long the input."""
     if jobs <= 1:
-        model = load_exported(model_dir)
+        model = load_scorer(model_dir)
         for batch in rows:
             yield records(model, batch, explain)
         return
