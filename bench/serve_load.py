@@ -85,3 +85,7 @@ for name, by_size in results.items():
     for size, r in by_size.items():
         print(f"{name:<22}{size:>20}{r['requests_per_s']:>12.1f}{r['p50_ms']:>9.0f}{r['p99_ms']:>9.0f}{r['non_2xx']:>9}")
 print(f"({os.cpu_count()} cores; wrk: 1 thread, {args.connections} connections, {args.seconds} s per row)")
+one, hundred = results["ctframe serve"][1], results["ctframe serve"][100]
+met = one["requests_per_s"] >= 1000 and one["p99_ms"] < 100 and hundred["requests_per_s"] >= 50
+print(f"ctframe serve targets (1 paragraph >= 1,000 requests/s with p99 < 100 ms; 100 paragraphs >= 50 "
+      f"requests/s): {'met' if met else 'NOT met'}")

@@ -1,4 +1,5 @@
-"""REST serving: the real `mlflow models serve` and `ctframe serve`, started here on 127.0.0.1."""
+"""REST serving: the real `mlflow models serve` and `ctframe serve`, started here on 127.0.0.1; both answer
+the same numbers as the CLI on the same texts."""
 import http.client
 import json
 import subprocess
@@ -43,34 +44,88 @@ def ctframe_server(trained):
     root, *_ = trained
     port = free_port()
     process = start([sys.executable, "-m", "ctframe.train.cli", "serve", "--model", str(root / "champion"),
-                     "--port", str(port), "--max-body-mb", "0.05"], port, root)
+                     "--port", str(port), "--max-body-mb", "0.05", "--workers", "2"], port, root)
     yield port
     stop(process)
 
 
-def cli_scores(root, texts):
-    lines = "\n".join(json.dumps({"id": str(i), "text": t}, ensure_ascii=False) for i, t in enumerate(texts))
+def cli_scores(root, texts, titles=None):
+    lines = "\n".join(json.dumps({"id": str(i), "text": t, "title": (titles or [""] * len(texts))[i]},
+                                 ensure_ascii=False) for i, t in enumerate(texts))
     out = subprocess.run([sys.executable, "-m", "ctframe.train.cli", "score", "--paragraphs", "--model",
                           str(root / "champion"), "-"], input=lines, capture_output=True, text=True, check=True)
+    assert out.stderr == ""  # no third-party warnings
     return [json.loads(line) for line in out.stdout.splitlines()]
 
 
-def test_rest_matches_cli(trained, mlflow_server):
+TITLES = ["خلية إرهابية", "", "تعاون أمني"]
+
+
+def test_both_servers_and_the_cli_give_the_same_numbers(trained, mlflow_server, ctframe_server):
+    """The same texts (with titles) through `mlflow models serve` (the skops model in MLflow's pyfunc),
+    `ctframe serve` (the array form, micro-batched) and `ctframe score`."""
     root, *_ = trained
-    split = json.dumps({"dataframe_split": {"columns": ["text"], "data": [[t] for t in TEXTS]}}).encode()
-    inputs = json.dumps({"inputs": {"text": TEXTS}}).encode()
-    expected = cli_scores(root, TEXTS)
-    for body in (split, inputs):
-        status, answer = post(mlflow_server, body)
-        assert status == 200
-        predictions = answer["predictions"]
-        assert [p["topic"] for p in predictions] == [e["topic"] for e in expected]
-        assert [p["frames"] for p in predictions] == [e["frames"] for e in expected]
-        for p, e in zip(predictions, expected):
-            for frame, score in e["frame_scores"].items():
-                assert p[f"p_frame_{frame}"] == pytest.approx(score, abs=1e-6)
+    body = json.dumps({"dataframe_split": {"columns": ["text", "title"], "data": [list(r) for r in zip(TEXTS, TITLES)]}})
+    (_, by_mlflow), (_, by_ctframe) = post(mlflow_server, body.encode()), post(ctframe_server, body.encode())
+    assert by_ctframe["predictions"] == by_mlflow["predictions"]  # identical numbers, not merely close
+    expected = cli_scores(root, TEXTS, TITLES)
+    for served, scored in zip(by_ctframe["predictions"], expected):
+        assert served["topic"] == scored["topic"] and served["frames"] == scored["frames"]
+        for frame, score in scored["frame_scores"].items():
+            assert served[f"p_frame_{frame}"] == pytest.approx(score, abs=1e-6)
+        for topic, score in scored["topic_scores"].items():
+            assert served[f"p_topic_{topic}"] == pytest.approx(score, abs=1e-6)
 
 
+@pytest.mark.parametrize("body", [
+    {"dataframe_split": {"columns": ["text"], "data": [[t] for t in TEXTS]}},
+    {"dataframe_records": [{"text": t} for t in TEXTS]},
+    {"inputs": {"text": TEXTS}},
+    {"inputs": [{"text": t} for t in TEXTS]},
+    {"instances": [{"text": t, "title": None} for t in TEXTS]},
+])
+def test_ctframe_serve_answers_every_mlflow_request_format_as_mlflow_does(mlflow_server, ctframe_server, body):
+    raw = json.dumps(body).encode()
+    (status, by_ctframe), (_, by_mlflow) = post(ctframe_server, raw), post(mlflow_server, raw)
+    assert status == 200 and len(by_ctframe["predictions"]) == len(TEXTS)
+    assert by_ctframe["predictions"] == by_mlflow["predictions"]  # identical numbers, not merely close
+
+
+def test_micro_batched_answers_go_back_to_their_own_requests(ctframe_server):
+    """Many clients at once, each with its own text: every answer is the one that text gets alone."""
+    texts = [f"{a} {b}" for a in TEXTS for b in SENTENCES["politics"] + SENTENCES["prevention"]]
+    alone = {t: post(ctframe_server, json.dumps({"inputs": {"text": [t]}}).encode())[1]["predictions"][0]
+             for t in texts}
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        answers = list(pool.map(lambda t: (t, post(ctframe_server, json.dumps({"inputs": {"text": [t]}}).encode())),
+                                texts * 8))
+    assert len({a["p_frame_prevention"] for a in alone.values()}) > len(TEXTS)  # the texts score differently
+    for text, (status, answer) in answers:
+        assert status == 200 and answer["predictions"] == [alone[text]]
+
+
+def test_ctframe_serve_refuses_a_title_that_is_not_a_string(ctframe_server):
+    # (MLflow's schema enforcement turns 7 into "7" and answers 200; ctframe serve says what is wrong.)
+    status, answer = post(ctframe_server, json.dumps({"inputs": {"text": TEXTS[:1], "title": [7]}}).encode())
+    assert status == 400 and answer["message"] == "row 0: 'title' must be a string, got int"
+
+
+def test_ctframe_serve_ping_version_and_wrong_routes(ctframe_server):
+    with urllib.request.urlopen(f"http://127.0.0.1:{ctframe_server}/ping", timeout=30) as response:
+        assert response.status == 200
+    with urllib.request.urlopen(f"http://127.0.0.1:{ctframe_server}/version", timeout=30) as response:
+        from importlib.metadata import version
+
+        assert response.read().decode() == version("mlflow")
+    for path, code in (("/nowhere", 404), ("/invocations", 405)):
+        with pytest.raises(urllib.error.HTTPError) as error:
+            urllib.request.urlopen(f"http://127.0.0.1:{ctframe_server}{path}", timeout=30)
+        assert error.value.code == code
+    status, answer = post(ctframe_server, b"text,title\nx,y\n", content_type="text/csv")
+    assert status == 415 and "application/json" in answer["message"]
+
+
+@pytest.mark.parametrize("server", ["mlflow_server", "ctframe_server"])
 @pytest.mark.parametrize("body", [
     {"dataframe_split": {"columns": ["body"], "data": [["نص"]]}},        # no text column
     {"dataframe_split": {"columns": ["text"], "data": [[None]]}},        # null text
@@ -78,12 +133,13 @@ def test_rest_matches_cli(trained, mlflow_server):
     {"dataframe_split": {"columns": ["text"], "data": [["   "]]}},       # empty text
     "{not json",                                                          # malformed JSON
 ])
-def test_bad_requests_get_4xx_and_the_server_keeps_answering(mlflow_server, body):
+def test_bad_requests_get_4xx_and_the_server_keeps_answering(request, server, body):
+    port = request.getfixturevalue(server)
     raw = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-    status, answer = post(mlflow_server, raw)
+    status, answer = post(port, raw)
     assert 400 <= status < 500, answer
     assert answer.get("message")
-    assert post(mlflow_server, json.dumps({"inputs": {"text": TEXTS[:1]}}).encode())[0] == 200
+    assert post(port, json.dumps({"inputs": {"text": TEXTS[:1]}}).encode())[0] == 200
 
 
 def test_ctframe_serve_limits_body_size(ctframe_server):

@@ -1,47 +1,35 @@
-"""The MLflow pyfunc wrapper of an exported model, shared by the CLI, both REST servers and Spark."""
+"""The MLflow pyfunc wrapper of an exported model: what `mlflow models serve` and Spark run (on the skops file)."""
 from __future__ import annotations
 
-import math
-
 from ctframe import CtframeError
-from ctframe.features.corpus import check_text
 from ctframe.train.families import load_model
 from ctframe.train.model import as_frame
+from ctframe.train.predictions import checked_columns
 
 def inputs_from_frame(model_input):
-    """A request's paragraphs: the ``text`` column, checked (present, strings, not blank), with the
-    optional ``title`` and ``context`` columns (strings or null). Bad input raises an MlflowException that
-    the scoring server answers with HTTP 400."""
+    """A request's paragraphs, checked as ``ctframe serve`` checks them (``checked_columns``), as a frame.
+    Bad input raises an MlflowException that the scoring server answers with HTTP 400."""
     import pandas as pd
     from mlflow.exceptions import MlflowException
     from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
-    if isinstance(model_input, dict):
-        try:
-            model_input = pd.DataFrame(model_input)
-        except ValueError as exc:
-            raise MlflowException(f"input is not a table of columns ({exc})", INVALID_PARAMETER_VALUE) from exc
-    if not isinstance(model_input, pd.DataFrame) or "text" not in model_input.columns:
-        raise MlflowException("input must have a 'text' column (one paragraph per row)", INVALID_PARAMETER_VALUE)
     try:
-        for row, text in enumerate(model_input["text"].tolist()):
-            check_text(text, f"row {row}")
-        for column in ("title", "context"):
-            if column in model_input.columns:
-                for row, value in enumerate(model_input[column].tolist()):
-                    missing = value is None or (isinstance(value, float) and math.isnan(value))
-                    if not missing and not isinstance(value, str):
-                        raise CtframeError(f"row {row}: {column!r} must be a string, got {type(value).__name__}")
+        frame = pd.DataFrame(model_input) if isinstance(model_input, dict) else model_input
+    except ValueError as exc:
+        raise MlflowException(f"input is not a table of columns ({exc})", INVALID_PARAMETER_VALUE) from exc
+    if not isinstance(frame, pd.DataFrame):
+        raise MlflowException("input must be a table with a 'text' column", INVALID_PARAMETER_VALUE)
+    try:
+        return as_frame(checked_columns({c: frame[c].tolist() for c in frame.columns if isinstance(c, str)}))
     except CtframeError as exc:
         raise MlflowException(str(exc), INVALID_PARAMETER_VALUE) from exc
-    return as_frame(model_input)
 
 
 def pyfunc_class():
     """The MLflow pyfunc class (built on first use, so that importing this module needs no MLflow)."""
     import mlflow.pyfunc
 
-    from ctframe.train.model import predict_records, to_frame
+    from ctframe.train.predictions import predict_records, to_frame
 
     class CTFramePyfunc(mlflow.pyfunc.PythonModel):
         """MLflow pyfunc: DataFrame with a ``text`` column → topic, frames and per-label probabilities."""

@@ -1,24 +1,31 @@
-"""`ctframe serve`: MLflow's own scoring server for the champion, plus a request-size limit."""
+"""`ctframe serve`: a lean ASGI server for an exported model, built for throughput.
+
+Each worker process (``--workers``, default: every core) loads the model once, in its array form when it
+has one (``train/arrays.py``), and speaks MLflow's scoring protocol: ``POST /invocations`` with a JSON
+body holding ``dataframe_split``, ``dataframe_records``, ``inputs`` or ``instances`` (and optionally
+``params``), answered with the same ``{"predictions": [...]}`` as `mlflow models serve`; ``GET /ping``,
+``/version`` and ``/health`` (the model's version and data fingerprint). Requests that arrive while the
+model is busy are scored together in one call (micro-batching), so concurrent clients share its per-call
+cost; no pandas and no MLflow on that path. A body over the limit gets 413 and one of unknown length 411
+before any of it is read; JSON nested deeper than 64 levels, bad JSON and bad input get 400 with a message.
+"""
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import re
 from pathlib import Path
 
-from ctframe.train.families import require_exported
-
-
-def load_pyfunc(model_dir):
-    """The exported pyfunc model: the same object `mlflow models serve` and Spark use."""
-    import mlflow
-
-    require_exported(model_dir)
-    return mlflow.pyfunc.load_model(str(model_dir))
+from ctframe import CHAMPION_DIR, CtframeError
+from ctframe.train.predictions import INPUT_COLUMNS, checked_columns, predict_records, to_row
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
 MAX_JSON_DEPTH = 64  # a request nested deeper is refused before it reaches the JSON parser
 HOST, PORT = "127.0.0.1", 5001
+FORMATS = ("dataframe_split", "dataframe_records", "inputs", "instances")  # MLflow's JSON request formats
 _JSON_STRING = re.compile(rb'"(?:\\.|[^"\\])*"')
+_MODEL_ENV, _LIMIT_ENV = "CTFRAME_SERVE_MODEL", "CTFRAME_SERVE_MAX_BODY"  # how uvicorn's workers get the options
 
 
 def json_depth(body: bytes) -> int:
@@ -37,43 +44,162 @@ def model_info(model_dir) -> dict:
     return {"status": "ok", "model": str(model_dir), **info}
 
 
-def _error(status: int, code: str, message: str):
-    from fastapi.responses import Response
-
-    return Response(json.dumps({"error_code": code, "message": message}), status_code=status,
-                    media_type="application/json")
-
-
-def build_app(model_dir, max_body_bytes: int = MAX_BODY_BYTES):
-    """MLflow's scoring app (/invocations, /ping, /version) for ``model_dir``, and /health with the model's
-    version and data fingerprint. A body over ``max_body_bytes`` gets 413, a body of unknown length 411,
-    and JSON nested deeper than ``MAX_JSON_DEPTH`` 400, before any of it is parsed."""
-    from fastapi.responses import JSONResponse
-    from mlflow.pyfunc import scoring_server
-
-    app = scoring_server.init(load_pyfunc(model_dir))
-    info = model_info(model_dir)
-    app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) != "/health"]
-    app.add_api_route("/health", lambda: JSONResponse(info), methods=["GET"])
-
-    @app.middleware("http")
-    async def limit_body(request, call_next):
-        if request.method == "POST":
-            length = request.headers.get("content-length")
-            if length is None or not length.isdigit():
-                return _error(411, "LENGTH_REQUIRED", "send a Content-Length header")
-            if int(length) > max_body_bytes:
-                return _error(413, "REQUEST_TOO_LARGE",
-                              f"request body of {int(length):,} bytes is over the {max_body_bytes:,}-byte limit; "
-                              "split it into smaller requests")
-            if json_depth(await request.body()) > MAX_JSON_DEPTH:
-                return _error(400, "BAD_REQUEST", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
-        return await call_next(request)
-
-    return app
+def request_columns(payload) -> tuple[dict[str, list], dict]:
+    """An MLflow scoring request → (its columns, each a list of cell values; its ``params``)."""
+    if not isinstance(payload, dict) or sum(key in payload for key in FORMATS) != 1:
+        raise CtframeError(f"the body must be a JSON object with exactly one of {', '.join(FORMATS)}")
+    unknown = set(payload) - {*FORMATS, "params"}
+    if unknown:
+        raise CtframeError(f"unknown request field(s) {', '.join(sorted(map(str, unknown)))}")
+    params = payload.get("params") or {}
+    if not isinstance(params, dict) or set(params) - {"explain"} or not isinstance(params.get("explain", False), bool):
+        raise CtframeError('params may only hold "explain": true or false')
+    key = next(key for key in FORMATS if key in payload)
+    data = payload[key]
+    if key == "dataframe_split":
+        if not isinstance(data, dict) or not isinstance(data.get("columns"), list) \
+                or not isinstance(data.get("data"), list):
+            raise CtframeError('dataframe_split must be {"columns": [...], "data": [[...], ...]}')
+        columns = data["columns"]
+        if not all(isinstance(c, str) for c in columns) or len(set(columns)) != len(columns):
+            raise CtframeError("dataframe_split columns must be distinct strings")
+        rows = data["data"]
+        if not all(isinstance(row, list) and len(row) == len(columns) for row in rows):
+            raise CtframeError(f"every dataframe_split row must be a list of {len(columns)} values")
+        return {c: [row[j] for row in rows] for j, c in enumerate(columns)}, params
+    if isinstance(data, dict):  # inputs / instances as columns
+        if not all(isinstance(v, list) for v in data.values()) or len({len(v) for v in data.values()}) > 1:
+            raise CtframeError(f"{key} as columns must map each column to a list, all of one length")
+        return data, params
+    if isinstance(data, list) and all(isinstance(row, dict) for row in data):  # records
+        names = list(dict.fromkeys(name for row in data for name in row))
+        return {name: [row.get(name) for row in data] for name in names}, params
+    raise CtframeError(f"{key} must be a list of records" + (" or a mapping of columns" if key != FORMATS[1] else ""))
 
 
-def serve(model_dir, *, host: str = HOST, port: int = PORT, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+class Batcher:
+    """Scores requests together: the requests that reach the event loop while the model is busy, or in
+    one turn of the loop, go to the model in one call."""
+
+    def __init__(self, model):
+        self.model = model
+        self.pending: list[tuple[dict, asyncio.Future]] = []
+
+    async def score(self, columns: dict[str, list]) -> list:
+        future = asyncio.get_running_loop().create_future()
+        if not self.pending:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self.pending.append((columns, future))
+        return await future
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, []
+        merged = {c: [v for columns, _ in pending for v in columns[c]] for c in INPUT_COLUMNS}
+        try:
+            predictions = predict_records(self.model, merged)
+        except Exception as exc:  # every waiting request gets the failure, none hangs
+            for _, future in pending:
+                future.set_exception(exc)
+            return
+        start = 0
+        for columns, future in pending:
+            end = start + len(columns["text"])
+            future.set_result(predictions[start:end])
+            start = end
+
+
+class ScoringApp:
+    """The ASGI application of one worker (uvicorn runs one per process)."""
+
+    def __init__(self, model_dir=CHAMPION_DIR, max_body_bytes: int = MAX_BODY_BYTES):
+        from importlib.metadata import version
+
+        from ctframe.train.arrays import load_scorer
+        from ctframe.train.families import require_exported
+
+        require_exported(model_dir)
+        self.model = load_scorer(model_dir)
+        self.batcher = Batcher(self.model)
+        self.max_body_bytes = max_body_bytes
+        self.info = json.dumps(model_info(model_dir)).encode()
+        self.version = version("mlflow").encode()  # what `mlflow models serve` answers on /version
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return
+        path, method = scope["path"], scope["method"]
+        if path == "/invocations" and method == "POST":
+            status, body = await self.invocations(scope, receive)
+        elif path in ("/ping", "/health", "/version") and method == "GET":
+            status, body = 200, {"/ping": b"\n", "/health": self.info, "/version": self.version}[path]
+        elif path in ("/invocations", "/ping", "/health", "/version"):
+            status, body = _error(405, "METHOD_NOT_ALLOWED", f"{method} is not allowed on {path}")
+        else:
+            status, body = _error(404, "NOT_FOUND", f"no route {path}; POST /invocations, GET /ping /health /version")
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def invocations(self, scope, receive) -> tuple[int, bytes]:
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length", b"").decode("latin-1")
+        if not length.isdigit():
+            return _error(411, "LENGTH_REQUIRED", "send a Content-Length header")
+        if int(length) > self.max_body_bytes:
+            return _error(413, "REQUEST_TOO_LARGE", f"request body of {int(length):,} bytes is over the "
+                          f"{self.max_body_bytes:,}-byte limit; split it into smaller requests")
+        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if content_type != b"application/json":
+            return _error(415, "UNSUPPORTED_MEDIA_TYPE", "send the request as Content-Type: application/json")
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        try:
+            if json_depth(body) > MAX_JSON_DEPTH:
+                raise CtframeError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+            try:
+                payload = json.loads(body)
+            except (ValueError, RecursionError) as exc:
+                raise CtframeError(f"the body is not valid JSON ({exc})") from exc
+            columns, params = request_columns(payload)
+            columns = checked_columns(columns)
+        except CtframeError as exc:
+            return _error(400, "BAD_REQUEST", str(exc))
+        if params.get("explain"):
+            rows = self.explained(columns)
+        else:
+            rows = [to_row(p) for p in await self.batcher.score(columns)]
+        return 200, json.dumps({"predictions": rows}).encode()
+
+    def explained(self, columns: dict[str, list]) -> list[dict]:
+        """Predictions with their evidence (occlusion: slower, so scored alone rather than batched)."""
+        from ctframe.train.evidence import explain
+
+        return [{**to_row(p), "evidence": e}
+                for p, e in zip(predict_records(self.model, columns), explain(self.model, columns))]
+
+
+def _error(status: int, code: str, message: str) -> tuple[int, bytes]:
+    return status, json.dumps({"error_code": code, "message": message}).encode()
+
+
+def app_from_environment() -> ScoringApp:
+    """The app factory each uvicorn worker calls (the options come through the environment)."""
+    return ScoringApp(os.environ[_MODEL_ENV], int(os.environ[_LIMIT_ENV]))
+
+
+def serve(model_dir=CHAMPION_DIR, *, host: str = HOST, port: int = PORT, max_body_bytes: int = MAX_BODY_BYTES,
+          workers: int = 0) -> None:
+    """Serve ``model_dir`` with ``workers`` processes (0: one per core) until interrupted."""
     import uvicorn
 
-    uvicorn.run(build_app(model_dir, max_body_bytes), host=host, port=port, log_level="warning")
+    from ctframe.train.families import require_exported
+
+    require_exported(model_dir)
+    os.environ[_MODEL_ENV], os.environ[_LIMIT_ENV] = str(Path(model_dir).resolve()), str(max_body_bytes)
+    uvicorn.run(f"{__name__}:app_from_environment", factory=True, host=host, port=port,
+                workers=workers or os.cpu_count() or 1, http="httptools", loop="uvloop", log_level="warning",
+                access_log=False, lifespan="off")
