@@ -132,24 +132,33 @@ def test_tampered_model_is_refused(trained, tmp_path, module, name):
 
 
 def test_a_corrupt_model_folder_is_one_clear_error(trained, tmp_path):
+    """Scoring reads the array form; without it, the skops file. Each broken file is one clear error."""
     import shutil
 
     root, *_ = trained
     broken = tmp_path / "broken"
     shutil.copytree(root / "champion", broken)
-    skops_file = broken / "artifacts" / "ctframe.skops"
-    skops_file.write_bytes(skops_file.read_bytes()[:5000])  # truncated
     (tmp_path / "a.txt").write_text(SENTENCES["sports"][0], encoding="utf-8")
-    result = subprocess.run([*CLI, "score", "--model", str(broken), str(tmp_path / "a.txt")], capture_output=True,
-                            text=True)
+
+    def score():
+        return subprocess.run([*CLI, "score", "--model", str(broken), str(tmp_path / "a.txt")], capture_output=True,
+                              text=True)
+
+    arrays_file, skops_file = broken / "artifacts" / "ctframe-arrays.npz", broken / "artifacts" / "ctframe.skops"
+    arrays_file.write_bytes(arrays_file.read_bytes()[:5000])  # truncated
+    result = score()
+    assert result.returncode == 2 and "not a readable ctframe array model" in result.stderr
+    assert "Traceback" not in result.stderr
+    arrays_file.unlink()  # an export without the array form is scored from the skops file
+    assert score().returncode == 0
+    skops_file.write_bytes(skops_file.read_bytes()[:5000])
+    result = score()
     assert result.returncode == 2 and "not a readable skops model" in result.stderr and "Traceback" not in result.stderr
     skops_file.unlink()
-    result = subprocess.run([*CLI, "score", "--model", str(broken), str(tmp_path / "a.txt")], capture_output=True,
-                            text=True)
+    result = score()
     assert result.returncode == 2 and "model file missing" in result.stderr
     (broken / "MLmodel").unlink()
-    result = subprocess.run([*CLI, "score", "--model", str(broken), str(tmp_path / "a.txt")], capture_output=True,
-                            text=True)
+    result = score()
     assert result.returncode == 2 and "no MLflow model at" in result.stderr
 
 
