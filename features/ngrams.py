@@ -126,7 +126,12 @@ def _count(codes: np.ndarray, n_docs: int, bits: int, ngram_range, word_boundari
         column = ((hashed ^ np.uint64(n * _LENGTH_SALT % 2**64)) * _GOLDEN) >> np.uint64(64 - bits)
         keys.append((column.astype(np.uint32) | rows[:starts])[ok])
     # Sorting the keys orders the entries by text, then column; equal keys are one n-gram's count.
-    unique, counts = np.unique(np.concatenate(keys), return_counts=True)
+    ordered = np.concatenate(keys)
+    ordered.sort()  # in place: np.unique would copy the keys first
+    first = np.ones(len(ordered), dtype=bool)  # the first of each run of equal keys
+    first[1:] = ordered[1:] != ordered[:-1]
+    starts = np.flatnonzero(first)
+    unique, counts = ordered[starts], np.diff(np.append(starts, len(ordered)))
     indptr = np.searchsorted(unique >> np.uint32(bits), np.arange(n_docs + 1, dtype=np.uint32))
     columns = (unique & np.uint32((1 << bits) - 1)).astype(np.int32)
     return sp.csr_matrix((counts.astype(np.float64), columns, indptr.astype(np.int32)),
