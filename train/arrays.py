@@ -11,6 +11,7 @@ the estimator's. Models it cannot express (vocabulary TF-IDF, word n-grams) are 
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import zipfile
 from pathlib import Path
@@ -25,6 +26,7 @@ from ctframe.train.predictions import INPUT_COLUMNS, decide
 
 ARRAYS_FILE = Path("artifacts") / "ctframe-arrays.npz"  # inside an exported model directory
 FORMAT = 1
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
 
 
 def _blocks(model) -> list[dict] | None:
@@ -88,6 +90,7 @@ class ArrayModel:
         self.blocks = meta["blocks"]
         for i, block in enumerate(self.blocks):
             block["idf"] = arrays[f"idf_{i}"]
+            block["ones"] = np.ones(block["n_features"])  # kept: a fresh one per call costs page faults
             block["lut"] = normalizing_table(build_table(**{k: v for k, v in block["normalize"].items()
                                                             if k != "whitespace"}))
         self.coef, self.intercept, self.sigmoids = arrays["coef"], arrays["intercept"], arrays["sigmoids"]
@@ -104,7 +107,7 @@ class ArrayModel:
             X.data += 1.0
         X.data *= block["idf"][X.indices]
         squares = sp.csr_matrix((X.data ** 2, X.indices, X.indptr), shape=X.shape)
-        norms = np.sqrt(squares @ np.ones(X.shape[1]))  # a row's squares summed in order, as scikit-learn does
+        norms = np.sqrt(squares @ block["ones"])  # a row's squares summed in order, as scikit-learn does
         norms[norms == 0.0] = 1.0
         X.data /= np.repeat(norms, np.diff(X.indptr))
         if block["weight"] != 1.0:
@@ -143,8 +146,22 @@ def _columns(X) -> dict[str, list[str]]:
     return {c: [v if isinstance(v, str) else "" for v in X[c]] if c in present else [""] * n for c in INPUT_COLUMNS}
 
 
+def reuse_freed_memory() -> None:
+    """Ask glibc's malloc to keep freed memory for reuse rather than hand it back to the kernel. Scoring
+    allocates and frees arrays of a few MB per batch; by default each is a fresh ``mmap`` whose pages fault
+    in again (measured on 30,000 paragraphs: 275,000 page faults, a third of the scoring time; 6,000 with
+    this). A no-op where the C library is not glibc."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    libc.mallopt(_M_MMAP_THRESHOLD, 32 * 2**20)  # blocks under 32 MB come from the reusable heap
+    libc.mallopt(_M_TRIM_THRESHOLD, 256 * 2**20)  # keep up to 256 MB of freed heap before trimming
+
+
 def load_scorer(model_dir: str | Path):
     """What scores an exported model fastest: its array form when it has one, else the skops estimator."""
+    reuse_freed_memory()
     path = Path(model_dir) / ARRAYS_FILE
     if path.is_file():
         return ArrayModel(path)
