@@ -72,8 +72,15 @@ def test_a_tampered_array_file_is_one_clear_error(fitted, tmp_path):
     path = tmp_path / "model.npz"
     save_arrays(model, path)
     np.savez(tmp_path / "pickled.npz", meta=np.array([{"format": 1}], dtype=object))  # needs pickle to read
+    with np.load(path) as data:
+        arrays = {key: data[key] for key in data.files}
+    meta = json.loads(str(arrays["meta"]))
+    meta["blocks"][0]["n_features"] = 3  # not a power of two
+    np.savez(tmp_path / "bad-meta.npz", **{**arrays, "meta": np.array(json.dumps(meta))})
+    np.savez(tmp_path / "no-coef.npz", **{k: v for k, v in arrays.items() if k != "coef"})
     path.write_bytes(path.read_bytes()[:1000])
-    for bad in (path, tmp_path / "pickled.npz", tmp_path / "missing.npz"):
+    for bad in (path, tmp_path / "pickled.npz", tmp_path / "missing.npz", tmp_path / "bad-meta.npz",
+                tmp_path / "no-coef.npz"):
         with pytest.raises(CtframeError, match="not a readable ctframe array model"):
             ArrayModel(bad)
 

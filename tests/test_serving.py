@@ -221,3 +221,65 @@ def test_ctframe_serve_gives_evidence_when_asked(ctframe_server):
     assert first["evidence"]["frames"]["prevention"][0]["effect"] > 0 and first["evidence"]["topic"]
     plain = post(ctframe_server, json.dumps({"inputs": {"text": TEXTS}}).encode())[1]
     assert "evidence" not in plain["predictions"][0]
+
+
+def invoke(app, payload) -> tuple[int, dict]:
+    """One request straight into the ASGI app's /invocations handler (no network)."""
+    import asyncio
+
+    body = json.dumps(payload).encode() if not isinstance(payload, bytes) else payload
+    scope = {"type": "http", "headers": [(b"content-length", str(len(body)).encode()),
+                                         (b"content-type", b"application/json")]}
+
+    async def receive():
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    status, answer = asyncio.run(app.invocations(scope, receive))
+    return status, json.loads(answer)
+
+
+def test_request_limits_and_formats_as_mlflow_reads_them(trained):
+    from ctframe.train.serving.serve import MAX_EXPLAIN_CHARS, MAX_ROWS, ScoringApp
+
+    root, *_ = trained
+    app = ScoringApp(root / "champion", max_body_bytes=10**8)
+    status, answer = invoke(app, {"inputs": {"text": ["نص"] * (MAX_ROWS + 1)}})
+    assert status == 400 and "the limit is" in answer["message"]
+    status, answer = invoke(app, {"inputs": {"text": ["نص " * (MAX_EXPLAIN_CHARS // 3 + 1)]}, "params": {"explain": True}})
+    assert status == 400 and "explain is limited" in answer["message"]
+    status, answer = invoke(app, {"dataframe_split": {"columns": ["text"], "data": TEXTS}})  # bare values, one column
+    assert status == 200 and len(answer["predictions"]) == len(TEXTS)
+    for payload in ({"dataframe_records": {"text": TEXTS}}, {"inputs": {"text": TEXTS}, "params": []}):
+        assert invoke(app, payload)[0] == 400
+    status, answer = invoke(app, b'{"inputs": "' + b'\\"' * 200_000)  # a string that never closes
+    assert status == 400 and "not valid JSON" in answer["message"]
+
+
+def test_a_failing_request_fails_alone_in_its_batch(trained):
+    """Requests scored together: the one the model cannot score gets the error, the others their answers."""
+    import asyncio
+
+    from ctframe.train.arrays import load_scorer
+    from ctframe.train.predictions import predict_records
+    from ctframe.train.serving.serve import Batcher
+
+    root, *_ = trained
+    scorer = load_scorer(root / "champion")
+
+    class RefusesOneText:  # the real model, refusing one text as a model might fail on an input
+        def __getattr__(self, name):
+            return getattr(scorer, name)
+
+        def predict_proba(self, X):
+            if "يرفض" in X["text"]:
+                raise MemoryError("too big")
+            return scorer.predict_proba(X)
+
+    async def main():
+        batcher = Batcher(RefusesOneText())
+        columns = [{"text": [t], "title": [""], "context": [""]} for t in (TEXTS[0], "يرفض", TEXTS[1])]
+        return await asyncio.gather(*(batcher.score(c) for c in columns), return_exceptions=True)
+
+    first, failed, last = asyncio.run(main())
+    assert isinstance(failed, MemoryError)
+    assert [first[0], last[0]] == predict_records(scorer, [TEXTS[0], TEXTS[1]])

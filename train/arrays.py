@@ -21,7 +21,7 @@ import scipy.sparse as sp
 
 from ctframe import CtframeError
 from ctframe.features.arabic import build_table
-from ctframe.features.ngrams import normalized_ngram_counts, normalizing_table
+from ctframe.features.ngrams import check_params, normalized_ngram_counts, normalizing_table
 from ctframe.train.predictions import INPUT_COLUMNS, decide
 
 ARRAYS_FILE = Path("artifacts") / "ctframe-arrays.npz"  # inside an exported model directory
@@ -80,21 +80,26 @@ class ArrayModel:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {key: data[key] for key in data.files}
             meta = json.loads(str(arrays.pop("meta")))
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            if meta.get("format") != FORMAT:
+                raise ValueError(f"format {meta.get('format')!r}, this ctframe reads {FORMAT}")
+            self.topics, self.frames, self.frames_topic = meta["topics"], meta["frames"], meta["frames_topic"]
+            self.thresholds_ = np.array(meta["thresholds"], dtype=float)
+            self.label_shares_ = meta["label_shares"]
+            self.blocks = meta["blocks"]
+            offset = 0
+            for i, block in enumerate(self.blocks):
+                check_params(tuple(block["ngram_range"]), block["n_features"])
+                block["idf"] = arrays[f"idf_{i}"]
+                block["ones"] = np.ones(block["n_features"])  # kept: a fresh one per call costs page faults
+                block["lut"] = normalizing_table(build_table(**{k: v for k, v in block["normalize"].items()
+                                                                if k != "whitespace"}))
+                offset += block["n_features"]
+            self.coef, self.intercept, self.sigmoids = arrays["coef"], arrays["intercept"], arrays["sigmoids"]
+            self.topic_columns = [self.topics.index(label) for label in meta["topic_classes"]]
+            if self.coef.shape[0] != offset or len(self.thresholds_) != len(self.frames):
+                raise ValueError("arrays of inconsistent shapes")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile) as exc:
             raise CtframeError(f"{path}: not a readable ctframe array model ({exc})") from exc
-        if meta.get("format") != FORMAT:
-            raise CtframeError(f"{path}: array model format {meta.get('format')!r}, this ctframe reads {FORMAT}")
-        self.topics, self.frames, self.frames_topic = meta["topics"], meta["frames"], meta["frames_topic"]
-        self.thresholds_ = np.array(meta["thresholds"])
-        self.label_shares_ = meta["label_shares"]
-        self.blocks = meta["blocks"]
-        for i, block in enumerate(self.blocks):
-            block["idf"] = arrays[f"idf_{i}"]
-            block["ones"] = np.ones(block["n_features"])  # kept: a fresh one per call costs page faults
-            block["lut"] = normalizing_table(build_table(**{k: v for k, v in block["normalize"].items()
-                                                            if k != "whitespace"}))
-        self.coef, self.intercept, self.sigmoids = arrays["coef"], arrays["intercept"], arrays["sigmoids"]
-        self.topic_columns = [self.topics.index(label) for label in meta["topic_classes"]]
 
     def _block(self, block: dict, texts: list[str]) -> sp.csr_matrix:
         """One column's weighted TF-IDF block, as ``TfidfTransformer`` (sublinear, l2) computes it."""

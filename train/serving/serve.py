@@ -24,7 +24,13 @@ MAX_BODY_BYTES = 5 * 1024 * 1024
 MAX_JSON_DEPTH = 64  # a request nested deeper is refused before it reaches the JSON parser
 HOST, PORT = "127.0.0.1", 5001
 FORMATS = ("dataframe_split", "dataframe_records", "inputs", "instances")  # MLflow's JSON request formats
-_JSON_STRING = re.compile(rb'"(?:\\.|[^"\\])*"')
+# A JSON string, or an unterminated one to the end of the body: always matching from its first quote keeps
+# the scan linear (a body of `\"` repeated never closes a string, and a pattern that needs the closing quote
+# would rescan the rest of the body from every quote).
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*(?:"|\Z)', re.S)
+MAX_ROWS = 10_000  # paragraphs per request
+MAX_EXPLAIN_CHARS = 20_000  # text per request with "explain": occlusion costs grow with the square of a text's length
+MAX_BATCH_CHARS = 1_000_000  # text scored in one model call; requests over it go alone
 _MODEL_ENV, _LIMIT_ENV = "CTFRAME_SERVE_MODEL", "CTFRAME_SERVE_MAX_BODY"  # how uvicorn's workers get the options
 
 
@@ -51,7 +57,7 @@ def request_columns(payload) -> tuple[dict[str, list], dict]:
     unknown = set(payload) - {*FORMATS, "params"}
     if unknown:
         raise CtframeError(f"unknown request field(s) {', '.join(sorted(map(str, unknown)))}")
-    params = payload.get("params") or {}
+    params = {} if payload.get("params") is None else payload["params"]
     if not isinstance(params, dict) or set(params) - {"explain"} or not isinstance(params.get("explain", False), bool):
         raise CtframeError('params may only hold "explain": true or false')
     key = next(key for key in FORMATS if key in payload)
@@ -64,10 +70,12 @@ def request_columns(payload) -> tuple[dict[str, list], dict]:
         if not all(isinstance(c, str) for c in columns) or len(set(columns)) != len(columns):
             raise CtframeError("dataframe_split columns must be distinct strings")
         rows = data["data"]
+        if len(columns) == 1:  # as MLflow (pandas) reads it, a row of one column may be the bare value
+            rows = [row if isinstance(row, list) else [row] for row in rows]
         if not all(isinstance(row, list) and len(row) == len(columns) for row in rows):
             raise CtframeError(f"every dataframe_split row must be a list of {len(columns)} values")
         return {c: [row[j] for row in rows] for j, c in enumerate(columns)}, params
-    if isinstance(data, dict):  # inputs / instances as columns
+    if isinstance(data, dict) and key != "dataframe_records":  # inputs / instances as columns
         if not all(isinstance(v, list) for v in data.values()) or len({len(v) for v in data.values()}) > 1:
             raise CtframeError(f"{key} as columns must map each column to a list, all of one length")
         return data, params
@@ -79,7 +87,7 @@ def request_columns(payload) -> tuple[dict[str, list], dict]:
 
 class Batcher:
     """Scores requests together: the requests that reach the event loop while the model is busy, or in
-    one turn of the loop, go to the model in one call."""
+    one turn of the loop, go to the model in as few calls as ``MAX_BATCH_CHARS`` allows."""
 
     def __init__(self, model):
         self.model = model
@@ -93,18 +101,36 @@ class Batcher:
         return await future
 
     def flush(self) -> None:
-        pending, self.pending = self.pending, []
-        merged = {c: [v for columns, _ in pending for v in columns[c]] for c in INPUT_COLUMNS}
+        pending, self.pending = [(c, f) for c, f in self.pending if not f.done()], []
+        chunk, size = [], 0
+        for columns, future in pending:
+            chars = sum(map(len, columns["text"]))
+            if chunk and size + chars > MAX_BATCH_CHARS:
+                self.answer(chunk)
+                chunk, size = [], 0
+            chunk.append((columns, future))
+            size += chars
+        if chunk:
+            self.answer(chunk)
+
+    def answer(self, chunk: list[tuple[dict, asyncio.Future]]) -> None:
+        """Score a chunk of requests in one call; if that fails, each alone, so a failure reaches only the
+        request that caused it."""
         try:
+            merged = {c: [v for columns, _ in chunk for v in columns[c]] for c in INPUT_COLUMNS}
             predictions = predict_records(self.model, merged)
-        except Exception as exc:  # every waiting request gets the failure, none hangs
-            for _, future in pending:
-                future.set_exception(exc)
+        except Exception as exc:
+            if len(chunk) > 1:
+                for request in chunk:
+                    self.answer([request])
+            elif not chunk[0][1].done():
+                chunk[0][1].set_exception(exc)
             return
         start = 0
-        for columns, future in pending:
+        for columns, future in chunk:
             end = start + len(columns["text"])
-            future.set_result(predictions[start:end])
+            if not future.done():
+                future.set_result(predictions[start:end])
             start = end
 
 
@@ -143,7 +169,7 @@ class ScoringApp:
     async def invocations(self, scope, receive) -> tuple[int, bytes]:
         headers = dict(scope["headers"])
         length = headers.get(b"content-length", b"").decode("latin-1")
-        if not length.isdigit():
+        if not (length.isascii() and length.isdigit()):
             return _error(411, "LENGTH_REQUIRED", "send a Content-Length header")
         if int(length) > self.max_body_bytes:
             return _error(413, "REQUEST_TOO_LARGE", f"request body of {int(length):,} bytes is over the "
@@ -166,6 +192,11 @@ class ScoringApp:
                 raise CtframeError(f"the body is not valid JSON ({exc})") from exc
             columns, params = request_columns(payload)
             columns = checked_columns(columns)
+            if len(columns["text"]) > MAX_ROWS:
+                raise CtframeError(f"{len(columns['text']):,} paragraphs in one request; the limit is {MAX_ROWS:,}")
+            if params.get("explain") and sum(map(len, columns["text"])) > MAX_EXPLAIN_CHARS:
+                raise CtframeError(f"explain is limited to {MAX_EXPLAIN_CHARS:,} characters of text per request "
+                                   "(its cost grows with the square of a text's length); send smaller requests")
         except CtframeError as exc:
             return _error(400, "BAD_REQUEST", str(exc))
         if params.get("explain"):
