@@ -29,7 +29,7 @@ from ctframe.train.arrays import load_scorer
 from ctframe.train.config import load_config
 from ctframe.train.dataset import load_dataset
 from ctframe.train.families import build_model
-from ctframe.train.predictions import predict_records
+from ctframe.train.serving.score import records
 from ctframe.train.schema import load_schema
 
 MODEL = None
@@ -63,13 +63,11 @@ def save_fasttext(model, folder: Path) -> str:
 def score_file(model_path: str, inputs: str, output: str, batch_size: int) -> None:
     """What ``ctframe score --paragraphs`` does, for the fastText peer: JSONL in, one JSON line out each."""
     model = load(model_path)
-    rows = [data for _, data in read_jsonl(Path(inputs))]
+    units = [(data["id"], 0, data["text"], "", "") for _, data in read_jsonl(Path(inputs))]
     with open(output, "w", encoding="utf-8") as handle:
-        for i in range(0, len(rows), batch_size):
-            batch = rows[i:i + batch_size]
-            for row, prediction in zip(batch, predict_records(model, [r["text"] for r in batch])):
-                handle.write(json.dumps({"id": row["id"], "paragraph": 0, **prediction.to_json()},
-                                        ensure_ascii=False) + "\n")
+        for i in range(0, len(units), batch_size):
+            for record in records(model, units[i:i + batch_size]):  # the lines `ctframe score` writes
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 def end_to_end(command: list[str], repeats: int = 3) -> float:

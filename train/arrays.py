@@ -22,7 +22,7 @@ import scipy.sparse as sp
 from ctframe import CtframeError
 from ctframe.features.arabic import build_table
 from ctframe.features.ngrams import check_params, normalized_ngram_counts, normalizing_table
-from ctframe.train.predictions import INPUT_COLUMNS, decide
+from ctframe.train.predictions import INPUT_COLUMNS, decide, platt_probabilities
 
 ARRAYS_FILE = Path("artifacts") / "ctframe-arrays.npz"  # inside an exported model directory
 FORMAT = 1
@@ -128,15 +128,12 @@ class ArrayModel:
     def predict_proba(self, X) -> tuple[np.ndarray, np.ndarray]:
         """(topic probabilities in ``topics`` order, frame probabilities in ``frames`` order)."""
         scores = self.transform(X) @ self.coef + self.intercept
-        p = 1 / (1 + np.exp(-(scores * self.sigmoids[:, 0] + self.sigmoids[:, 1])))
-        k = len(self.topic_columns)
-        topic_raw = p[:, :k] if k > 2 else np.column_stack([1 - p[:, 0], p[:, 0]])
-        if k > 2:
-            total = topic_raw.sum(axis=1, keepdims=True)
-            topic_raw = np.divide(topic_raw, total, out=np.full_like(topic_raw, 1 / k), where=total > 0)
-        topic_p = np.zeros((len(p), len(self.topics)))
-        topic_p[:, self.topic_columns] = topic_raw
-        return topic_p, p[:, k if k > 2 else 1:]
+        rows = len(self.topic_columns) if len(self.topic_columns) > 2 else 1  # a binary head has one row
+        topic_p = np.zeros((len(scores), len(self.topics)))
+        topic_p[:, self.topic_columns] = platt_probabilities(scores[:, :rows], self.sigmoids[:rows])
+        frame_p = [platt_probabilities(scores[:, j:j + 1], self.sigmoids[j:j + 1])[:, 1]
+                   for j in range(rows, scores.shape[1])]
+        return topic_p, np.column_stack(frame_p) if frame_p else np.zeros((len(scores), 0))
 
     def decide(self, topic_p: np.ndarray, frame_p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return decide(self, topic_p, frame_p)
@@ -165,11 +162,11 @@ def reuse_freed_memory() -> None:
 
 
 def load_scorer(model_dir: str | Path):
-    """What scores an exported model fastest: its array form when it has one, else the skops estimator."""
+    """What scores an exported model fastest: its array form when it has one, else the skops estimator.
+    A clear error unless ``model_dir`` is an exported model directory."""
+    from ctframe.train.families import load_exported, require_exported
+
+    require_exported(model_dir)
     reuse_freed_memory()
     path = Path(model_dir) / ARRAYS_FILE
-    if path.is_file():
-        return ArrayModel(path)
-    from ctframe.train.families import load_exported
-
-    return load_exported(model_dir)
+    return ArrayModel(path) if path.is_file() else load_exported(model_dir)

@@ -15,7 +15,7 @@ from sklearn.metrics import precision_recall_curve
 from sklearn.model_selection import GroupKFold, cross_val_predict
 
 from ctframe import CtframeError
-from ctframe.train.predictions import INPUT_COLUMNS, decide
+from ctframe.train.predictions import INPUT_COLUMNS, decide, platt_probabilities
 
 
 def as_frame(X):
@@ -76,7 +76,7 @@ class PlattCalibrated(ClassifierMixin, BaseEstimator):
         targets = [y == self.classes_[1]] if len(self.classes_) == 2 else [y == c for c in self.classes_]
         self.sigmoids_ = np.array([self._fit_sigmoid(oof[:, k], t) for k, t in enumerate(targets)])
         self.estimator_ = clone(self.estimator).fit(X, y)
-        self.oof_proba_ = self._proba(oof)
+        self.oof_proba_ = platt_probabilities(oof, self.sigmoids_)
         return self
 
     @staticmethod
@@ -84,15 +84,8 @@ class PlattCalibrated(ClassifierMixin, BaseEstimator):
         platt = LogisticRegression(C=1e4).fit(scores[:, None], target)
         return float(platt.coef_[0, 0]), float(platt.intercept_[0])
 
-    def _proba(self, scores: np.ndarray) -> np.ndarray:
-        p = 1 / (1 + np.exp(-(scores.reshape(len(scores), -1) * self.sigmoids_[:, 0] + self.sigmoids_[:, 1])))
-        if p.shape[1] == 1:
-            return np.column_stack([1 - p[:, 0], p[:, 0]])
-        total = p.sum(axis=1, keepdims=True)
-        return np.divide(p, total, out=np.full_like(p, 1 / p.shape[1]), where=total > 0)
-
     def predict_proba(self, X) -> np.ndarray:
-        return self._proba(self.estimator_.decision_function(X))
+        return platt_probabilities(self.estimator_.decision_function(X), self.sigmoids_)
 
     def predict(self, X) -> np.ndarray:
         return self.classes_[self.predict_proba(X).argmax(axis=1)]

@@ -34,6 +34,17 @@ def checked_columns(columns: dict[str, list]) -> dict[str, list[str]]:
     return out
 
 
+def platt_probabilities(scores: np.ndarray, sigmoids: np.ndarray) -> np.ndarray:
+    """A calibrated linear head's class probabilities from its decision values: one Platt sigmoid per
+    column (``sigmoids``: rows of slope, intercept); one column gives [1 - p, p], several are normalized
+    to sum to 1. Shared by ``PlattCalibrated`` and the array form, so both compute the same numbers."""
+    p = 1 / (1 + np.exp(-(scores.reshape(len(scores), -1) * sigmoids[:, 0] + sigmoids[:, 1])))
+    if p.shape[1] == 1:
+        return np.column_stack([1 - p[:, 0], p[:, 0]])
+    total = p.sum(axis=1, keepdims=True)
+    return np.divide(p, total, out=np.full_like(p, 1 / p.shape[1]), where=total > 0)
+
+
 def decide(model, topic_p: np.ndarray, frame_p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Probabilities → (topic labels, 0/1 frame matrix), for any model with ``topics``, ``frames_topic``
     and ``thresholds_``: the most probable topic, and the frames over their thresholds, only under

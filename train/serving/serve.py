@@ -141,9 +141,7 @@ class ScoringApp:
         from importlib.metadata import version
 
         from ctframe.train.arrays import load_scorer
-        from ctframe.train.families import require_exported
 
-        require_exported(model_dir)
         self.model = load_scorer(model_dir)
         self.batcher = Batcher(self.model)
         self.max_body_bytes = max_body_bytes
