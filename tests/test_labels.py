@@ -164,6 +164,9 @@ def test_queue_hard_share_takes_the_models_confusable_calls(corpus, schema):
     assert all(t == schema.frames_topic for t in topics)  # this model calls nothing else confusable
     called = {p.id for p in paragraphs if model.predict([p.text])[0][0] == schema.frames_topic}
     assert len(called) > 20 and {p.id for p in hard} <= called
+    with pytest.raises(CtframeError, match="add up to 1.2"):  # a batch is never larger than asked
+        make_queue(paragraphs, schema, n=20, exclude=set(), random_share=0.3, uncertain_share=0.3, hard_share=0.6,
+                   model=model)
 
 
 def test_schema_and_codebook_agree(schema):

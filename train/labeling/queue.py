@@ -60,6 +60,9 @@ def make_queue(paragraphs: list[Paragraph], schema: Schema, n: int, *, exclude: 
     """``n`` unlabeled paragraphs, one per distinct text and none whose text is in ``exclude`` (by id), each
     with why it was chosen: ``random``, ``keyword:<label>``
     (rarest labels first, round-robin), ``uncertain`` or ``hard`` (a confusable call of ``model``)."""
+    shares = random_share + (uncertain_share + hard_share if model is not None else 0.0)
+    if not 0 <= shares <= 1 + 1e-9:
+        raise CtframeError(f"the random, uncertain and hard shares add up to {shares:g}; they must not exceed 1")
     rng = random.Random(seed)
     closed_texts = {p.sha1 for p in paragraphs if p.id in exclude}
     open_paragraphs = list({p.sha1: p for p in paragraphs if p.sha1 not in closed_texts}.values())
