@@ -30,6 +30,7 @@ test-fast: $(STAMP)   # unit tests and in-process commands, for the edit-test lo
 experiments: $(STAMP)
 	$(BIN)/ctframe experiment run experiments/candidates.yaml
 	$(BIN)/ctframe experiment run experiments/peers.yaml
+	$(BIN)/ctframe experiment run experiments/neural.yaml
 	$(BIN)/ctframe experiment run experiments/grid.yaml
 	$(BIN)/ctframe compare --report reports
 

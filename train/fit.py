@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import mlflow
@@ -40,6 +40,7 @@ class Evaluation:
     holdout: Predictions | None
     test: Predictions | None = None
     holdout_view: str | None = None  # an HTML page of holdout paragraphs with their evidence
+    representations: list[Path] = field(default_factory=list)  # corpus-learned inputs (``FrameModel.representations``)
 
 
 def model_bytes(model) -> int:
@@ -74,7 +75,7 @@ def evaluate(config: dict, schema: Schema, data: Dataset, test: Dataset | None =
     results["paragraphs_per_second"] = len(data.texts) / (time.perf_counter() - started)
     results["model_bytes"] = model_bytes(fitted)
     view = holdout_view(fitted, holdout) if len(holdout.texts) else None
-    return Evaluation(config, results, cv, holdout_pred, test_pred, view)
+    return Evaluation(config, results, cv, holdout_pred, test_pred, view, fitted.representations())
 
 
 def holdout_view(fitted, holdout: Dataset, articles: int = 8, seed: int = 0) -> str:
@@ -108,6 +109,8 @@ def log_evaluation(evaluation: Evaluation, data: Dataset, folder: Path) -> None:
     np.savez_compressed(folder / "predictions.npz", **{k: v.astype(str) if v.dtype == object else v
                                                       for k, v in arrays.items()})
     mlflow.log_artifact(str(folder / "predictions.npz"))
+    for path in evaluation.representations:
+        mlflow.log_artifact(str(path), artifact_path="representations")
 
 
 def log_confusions(evaluation: Evaluation, topics: list[str], folder: Path) -> None:

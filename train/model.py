@@ -128,6 +128,11 @@ class FrameModel(BaseEstimator):
     def predict(self, texts) -> tuple[np.ndarray, np.ndarray]:
         return self.decide(*self.predict_proba(texts))
 
+    def representations(self) -> list[Path]:
+        """Files the model learned from outside the labels (the corpus word vectors), keyed by the corpus
+        fingerprint; each run logs them as MLflow artifacts under ``representations/``."""
+        return []
+
     def save(self, folder: Path) -> list[Path]:
         """Write the fitted model into ``folder`` (a skops file); → the files written."""
         import skops.io as sio

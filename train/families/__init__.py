@@ -16,9 +16,9 @@ from pathlib import Path
 from ctframe import CtframeError
 
 # Parameters every family may take that do not come from the ``model`` section: the label schema, and
-# the other config sections (``normalize``, ``features``, ``frames.threshold``, ``seed``).
+# the other config sections (``normalize``, ``features``, ``corpus``, ``frames.threshold``, ``seed``).
 SCHEMA_PARAMS = ("topics", "frames", "frames_topic", "keywords")
-SECTION_PARAMS = {"normalize": "normalize", "features": "features", "threshold": "frames"}
+SECTION_PARAMS = {"normalize": "normalize", "features": "features", "corpus": "corpus", "threshold": "frames"}
 SHARED_PARAMS = (*SCHEMA_PARAMS, *SECTION_PARAMS, "seed")
 
 
@@ -52,7 +52,7 @@ class Family:
         accepted = self.parameters()
         shared = {"topics": list(schema.topics), "frames": list(schema.frames), "frames_topic": schema.frames_topic,
                   "keywords": schema.lexicon(),
-                  "normalize": config["normalize"], "features": config["features"],
+                  "normalize": config["normalize"], "features": config["features"], "corpus": config["corpus"],
                   "threshold": config["frames"]["threshold"], "seed": config["seed"]}
         params = {k: v for k, v in config["model"].items() if k != "family"}
         return self.estimator(**params, **{k: v for k, v in shared.items() if k in accepted})
