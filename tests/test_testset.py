@@ -14,6 +14,7 @@ from ctframe.train import families, tracking
 from ctframe.train.config import load_config
 from ctframe.train.dataset import load_dataset, load_test_set
 from ctframe.train.labeling.curve import learning_curve
+from ctframe.train.search.compare import latest_curves
 from ctframe.train.labeling.queue import queue
 from ctframe.train.schema import load_schema
 
@@ -118,6 +119,12 @@ def test_learning_curve_on_a_tiny_set(tmp_path, monkeypatch):
     runs = MlflowClient().search_runs([e.experiment_id for e in MlflowClient().search_experiments()],
                                       "tags.role = 'curve'")
     assert len(runs) == 1 and "curve.holdout.frames.macro_f1" in runs[0].data.metrics
+    learning_curve(None, overrides={**tiny_overrides(tmp_path), "model": {"family": "keywords"}},
+                   output=tmp_path / "keywords.png", fractions=[1.0], log=lambda m: None)
+    learning_curve(None, overrides=tiny_overrides(tmp_path), output=tmp_path / "again.png", fractions=[1.0],
+                   log=lambda m: None)
+    latest = latest_curves(MlflowClient(), runs[0].info.experiment_id)  # the report shows one curve per family
+    assert set(latest) == {"linear_svc", "keywords"} and latest["linear_svc"].info.run_id != runs[0].info.run_id
 
 
 def test_context_blocks_are_evidence_and_survive_export(tmp_path):

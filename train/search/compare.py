@@ -183,6 +183,15 @@ def save(fig, path: Path) -> Path:
     return path
 
 
+def latest_curves(client: MlflowClient, experiment_id: str) -> dict[str, object]:
+    """The latest ``ctframe labels curve`` run of each model family, by family."""
+    latest = {}
+    for run in client.search_runs([experiment_id], "tags.role = 'curve'", order_by=["attributes.start_time DESC"],
+                                  max_results=500):
+        latest.setdefault(run.data.tags.get("family", ""), run)
+    return latest
+
+
 def write_report(parent_ids: str | list[str], folder: Path, log_to_parent: bool = True) -> Path:
     """``report.html`` (table + embedded plots, + the outlet-transfer plot when present) in ``folder``;
     also logged to the (single) parent run when ``log_to_parent``."""
@@ -191,13 +200,12 @@ def write_report(parent_ids: str | list[str], folder: Path, log_to_parent: bool 
     rows = rows_for(parents)
     folder.mkdir(parents=True, exist_ok=True)
     shots = figures(rows, folder) if any(r["status"] == "FINISHED" for r in rows) else []
-    curves = client.search_runs([parents[0].info.experiment_id], "tags.role = 'curve'",
-                                order_by=["attributes.start_time DESC"], max_results=1)
-    if curves:
-        png = next((a.path for a in client.list_artifacts(curves[0].info.run_id) if a.path.endswith(".png")), None)
+    for family, run in latest_curves(client, parents[0].info.experiment_id).items():
+        png = next((a.path for a in client.list_artifacts(run.info.run_id) if a.path.endswith(".png")), None)
         if png:
-            shots.append(("Learning curve (`ctframe labels curve`, latest run)", Path(mlflow.artifacts.download_artifacts(
-                run_id=curves[0].info.run_id, artifact_path=png, dst_path=str(folder / "curve")))))
+            shots.append((f"Learning curve of {family} (`ctframe labels curve`, latest run)", Path(
+                mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path=png,
+                                                    dst_path=str(folder / "curve" / run.info.run_id)))))
     for parent in parents:
         if any(a.path == "outlets.png" for a in client.list_artifacts(parent.info.run_id)):
             path = Path(mlflow.artifacts.download_artifacts(run_id=parent.info.run_id, artifact_path="outlets.png",
