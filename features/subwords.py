@@ -24,6 +24,7 @@ from sklearn.base import BaseEstimator
 from ctframe import PROJECT_ROOT, CtframeError, locked
 from ctframe.features.arabic import build_table, normalize_text
 
+VERSION = 1  # of the training code: raise it when a change alters the vectors, so caches are refitted
 CACHE_ENV = "CTFRAME_CACHE"  # where learned representations are cached (default: the project's .cache/)
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _DIGIT = re.compile(r"\d")
@@ -49,11 +50,11 @@ def subword_rows(word: str, buckets: int, minn: int = 3, maxn: int = 5) -> list[
 class SubwordVectors(BaseEstimator):
     """Skip-gram with negative sampling over subword-composed input vectors (fastText's model).
 
-    Training runs for ``seconds`` (the learning rate decays linearly over them), or for ``max_steps`` steps
-    when given (exact reruns, tests; still stopped at ``seconds``)."""
+    Training runs for ``seconds`` (the learning rate decays linearly over them), or for exactly
+    ``max_steps`` steps when given (exact reruns, tests). ``threads``: torch's CPU threads (0: all cores)."""
 
     def __init__(self, dim=100, buckets=100_000, min_count=5, window=5, negatives=5, lr=0.01, batch=4096,
-                 seconds=290.0, max_steps=None, normalize=None, seed=0):
+                 seconds=290.0, max_steps=None, threads=0, normalize=None, seed=0):
         self.dim = dim
         self.buckets = buckets
         self.min_count = min_count
@@ -63,6 +64,7 @@ class SubwordVectors(BaseEstimator):
         self.batch = batch
         self.seconds = seconds
         self.max_steps = max_steps
+        self.threads = threads
         self.normalize = normalize
         self.seed = seed
 
@@ -72,6 +74,7 @@ class SubwordVectors(BaseEstimator):
         from tqdm import tqdm
 
         torch.manual_seed(self.seed)
+        torch.set_num_threads(self.threads or os.cpu_count() or 1)
         rng = np.random.default_rng(self.seed)
         tokenize = tokenizer(self.normalize)
         lines = [tokenize(t) for t in texts]
@@ -99,7 +102,7 @@ class SubwordVectors(BaseEstimator):
         while True:
             elapsed = time.perf_counter() - started
             done = step / self.max_steps if self.max_steps else elapsed / self.seconds
-            if done >= 1 or elapsed > self.seconds:
+            if done >= 1:
                 break
             if step % 100 == 0:
                 bar.update(round(elapsed) - bar.n)
@@ -213,15 +216,18 @@ def _skipgram(inputs: int, outputs: int, dim: int):
 def corpus_vectors(params: dict, corpus_path=None, before: str | None = None, progress: bool = True) -> Path:
     """The cached vectors for ``params`` learned from the distinct paragraphs of the corpus dated before
     ``before`` (the holdout and test dates are later): fitted on the first call, under a lock so concurrent
-    runs fit once. The cache key is the corpus fingerprint, the date and the parameters."""
+    runs fit once. The cache key is the corpus's bytes, the date, every parameter and ``VERSION``. Within a
+    time budget (no ``max_steps``) the steps taken depend on the machine; the file records them."""
     from ctframe.features.corpus import corpus_files, load_snn_paragraphs
 
-    digest = hashlib.sha256(json.dumps({"params": params, "before": before}, sort_keys=True).encode())
+    every = SubwordVectors(**params).get_params()  # defaults included: changing one changes the key
+    digest = hashlib.sha256(json.dumps({"params": every, "before": before, "version": VERSION},
+                                       sort_keys=True, default=str).encode())
     for zip_path in corpus_files(corpus_path):
         digest.update(zip_path.name.encode())
-        digest.update(str(zip_path.stat().st_size).encode())
         with open(zip_path, "rb") as handle:
-            digest.update(hashlib.file_digest(handle, "sha256").digest())
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
     path = Path(os.environ.get(CACHE_ENV) or PROJECT_ROOT / ".cache") / "vectors" / f"{digest.hexdigest()[:24]}.npz"
     with locked(path.with_suffix(".lock"), timeout=3600, what="word-vector cache"):
         if not path.is_file():

@@ -12,9 +12,11 @@ from ctframe import CtframeError
 from ctframe.features.subwords import SubwordVectors, corpus_vectors, subword_rows, tokenizer
 from ctframe.train import families
 from ctframe.train.config import load_config
+from ctframe.train.families.neural import StackedFrames
+from ctframe.train.model import as_frame
 
 TEXTS = [s for sentences in SENTENCES.values() for s in sentences] * 6
-SMALL_NET = {"pretrain_steps": 40, "pretrain_lr": 0.0005, "dim": 16, "filters": 8, "hidden": 16, "epochs": 25, "batch": 16}
+SMALL_NET = {"pretrain_steps": 40, "pretrain_lr": 0.0005, "dim": 16, "filters": 8, "hidden": 16, "epochs": 60, "batch": 16}
 
 
 @pytest.fixture
@@ -101,18 +103,37 @@ def test_subword_cnn_learns_topics_and_frames_and_keeps_its_validation_share_apa
     truth = model.frame_matrix(frames)
     assert np.mean((predicted_frames == truth).all(axis=1)[held]) > 0.8
     unseen = "كلمات لم ترد قط في التدريب أحبطت الأجهزة الأمنية مخططا"
-    topic_p, frame_p = model.predict_proba([unseen])  # unseen words are composed from the corpus vectors
+    _, extra = model._ids(as_frame([unseen]), model.types_, grow=False)
+    assert "ترد" in extra and np.all(np.abs(model.vectors_.vectors(extra)).sum(axis=1) > 0)  # composed, not zero
+    topic_p, frame_p = model.predict_proba([unseen])
     assert topic_p.shape == (1, len(model.topics)) and np.isclose(topic_p.sum(), 1)
     files = model.save(tmp_path)
     assert {f.name for f in files} == {"cnn.pt", "vectors.npz"} and all(f.stat().st_size for f in files)
 
 
-def test_stacked_combines_both_models_on_predictions_neither_trained_on(tmp_path, cache):
+def test_stacked_combines_both_models_on_predictions_neither_trained_on(tmp_path, cache, monkeypatch):
     model, texts, topics, frames, groups = _tiny(tmp_path, "stacked", {"neural": SMALL_NET, "linear": {"inner_folds": 2}})
+    seen = []
+    original = StackedFrames._topic_inputs
+    monkeypatch.setattr(StackedFrames, "_topic_inputs", lambda self, a, b: seen.append((a, b)) or original(self, a, b))
     model.fit(texts, topics, frames, groups=groups)
+    linear_in, neural_in = seen[0]  # what the topic stacker was fitted on
+    held = model.neural_.validation_index_
+    columns = [list(model.linear_.topic_model_.classes_).index(t) for t in model.topics]
+    assert np.array_equal(linear_in, model.linear_.topic_model_.oof_proba_[held][:, columns])  # out of fold
+    assert np.array_equal(neural_in, model.neural_.validation_proba_[0])  # rows the CNN never trained on
     assert model.topic_stacker_.coef_.shape[1] == 2 * len(model.topics)  # both models' log-probabilities
     assert [s.coef_.shape[1] for s in model.frame_stackers_] == [2 * len(model.frames)] * len(model.frames)
     predicted_topics, predicted_frames = model.predict(texts)
-    held = model.neural_.validation_index_
     assert np.mean(predicted_topics[held] == topics[held]) > 0.9
     assert np.mean((predicted_frames == model.frame_matrix(frames)).all(axis=1)[held]) > 0.8
+
+
+def test_word_vectors_may_not_learn_from_the_holdout_dates():
+    for model in ({"family": "subword_cnn", "pretrain_before": "2015-08-07"},
+                  {"family": "stacked", "neural": {"pretrain_before": "2015-08-07"}}):
+        with pytest.raises(CtframeError, match="holdout dates"):
+            load_config(None, {"model": model})
+    with pytest.raises(CtframeError, match="holdout dates"):  # the default date, against an earlier holdout
+        load_config(None, {"model": {"family": "stacked"}, "evaluation": {"holdout_dates": ["2015-08-01"]}})
+    assert load_config(None, {"model": {"family": "subword_cnn", "pretrain_before": "2015-08-01"}})

@@ -65,6 +65,14 @@ def validate(config: dict) -> dict:
         raise CtframeError(f"config frames.threshold must be 'tuned' or a probability, got {threshold!r}")
     if config["evaluation"]["folds"] < 2 or config["model"].get("inner_folds", 2) < 2:
         raise CtframeError("config evaluation.folds and model.inner_folds must be at least 2")
+    model = config["model"]
+    neural = (model.get("neural") or {}) if model["family"] == "stacked" else model
+    before = neural.get("pretrain_before", families.get("subword_cnn").defaults()["pretrain_before"]) \
+        if model["family"] in ("stacked", "subword_cnn") else None
+    first = min(config["evaluation"]["holdout_dates"], default=None)
+    if before is not None and first is not None and str(before) > first:
+        raise CtframeError(f"config model pretrain_before = {before!r} would learn word vectors from the holdout "
+                           f"dates (the first is {first})")
     return config
 
 

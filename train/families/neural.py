@@ -31,7 +31,8 @@ _FIELDS = ("text", "title", "context")
 
 class SubwordCNN(FrameModel):
     """CNN over corpus-learned subword vectors (see the module docstring). ``pretrain_*`` are the word
-    vectors' parameters; the vectors learn from the corpus paragraphs dated before ``pretrain_before``."""
+    vectors' parameters; the vectors learn from the corpus paragraphs dated before ``pretrain_before``, which
+    must not be later than the first holdout date (checked with the config) nor the test set's dates."""
 
     def __init__(self, topics=(), frames=(), frames_topic="", normalize=None, corpus=None, threshold="tuned",
                  seed=0, dim=100, pretrain_seconds=290.0, pretrain_steps=None, pretrain_lr=0.01,
@@ -100,6 +101,7 @@ class SubwordCNN(FrameModel):
     def fit(self, texts, topics, frames, groups=None):
         import torch
 
+        self.vectors_ = self._vectors()  # before the thread count is set: the vectors use every core
         torch.set_num_threads(self.threads)
         torch.manual_seed(self.seed)
         frame, topics = as_frame(texts).reset_index(drop=True), np.asarray(topics)
@@ -108,7 +110,6 @@ class SubwordCNN(FrameModel):
         self.check_frames(Y[topics == self.frames_topic], 4)
         train_idx, held_idx = next(GroupShuffleSplit(1, test_size=self.validation_share, random_state=self.seed)
                                    .split(frame, groups=groups))
-        self.vectors_ = self._vectors()
         self.types_: dict[str, int] = {}
         ids, _ = self._ids(frame.iloc[train_idx], self.types_, grow=True)
         table = np.vstack([np.zeros((1, self.dim), np.float32), self.vectors_.vectors(list(self.types_))])
@@ -118,6 +119,7 @@ class SubwordCNN(FrameModel):
         topic_p, frame_p = self.predict_proba(frame.iloc[held_idx])
         self.validation_proba_ = (topic_p, frame_p)
         framed = topics[held_idx] == self.frames_topic
+        self.check_frames(Y[held_idx][framed], 1)  # thresholds are tuned on the held-out share alone
         self.thresholds_ = self.tune_thresholds(Y[held_idx][framed], frame_p[framed], self.threshold)
         return self
 
