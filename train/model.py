@@ -109,6 +109,13 @@ class FrameModel(BaseEstimator):
                 Y[i, index[name]] = 1
         return Y
 
+    def in_topic_order(self, proba: np.ndarray, classes) -> np.ndarray:
+        """A classifier's topic probabilities (columns in its ``classes`` order, which may miss a topic) as
+        columns in ``self.topics`` order."""
+        out = np.zeros((len(proba), len(self.topics)))
+        out[:, [list(self.topics).index(label) for label in classes]] = proba
+        return out
+
     def check_frames(self, Y: np.ndarray, needed: int) -> None:
         for j, frame in enumerate(self.frames):
             if Y[:, j].sum() < needed:

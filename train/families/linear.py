@@ -60,9 +60,7 @@ class CharNgramLinear(FrameModel):
     def predict_proba(self, texts) -> tuple[np.ndarray, np.ndarray]:
         """(topic probabilities in ``self.topics`` order, frame probabilities in ``self.frames`` order)."""
         X = self.features_.transform(as_frame(texts))
-        topic_p = np.zeros((X.shape[0], len(self.topics)))
-        topic_p[:, [self.topics.index(label) for label in self.topic_model_.classes_]] = \
-            self.topic_model_.predict_proba(X)
+        topic_p = self.in_topic_order(self.topic_model_.predict_proba(X), self.topic_model_.classes_)
         frame_p = np.column_stack([m.predict_proba(X)[:, 1] for m in self.frame_models_]) if self.frame_models_ \
             else np.zeros((X.shape[0], 0))
         return topic_p, frame_p

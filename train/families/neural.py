@@ -13,11 +13,11 @@ probabilities there, so the stacker never sees a prediction on a paragraph its m
 """
 from __future__ import annotations
 
-import copy
 import shutil
 from pathlib import Path
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold, GroupShuffleSplit, cross_val_predict
 
@@ -272,14 +272,13 @@ class StackedFrames(FrameModel):
     def fit(self, texts, topics, frames, groups=None):
         frame, topics = as_frame(texts).reset_index(drop=True), np.asarray(topics)
         groups = np.arange(len(frame)) if groups is None else np.asarray(groups)
-        self.linear_, self.neural_ = (copy.deepcopy(m) for m in self._members())
+        self.linear_, self.neural_ = self._members()
         self.linear_.fit(frame, topics, frames, groups=groups)
         self.neural_.fit(frame, topics, frames, groups=groups)
         held = self.neural_.validation_index_
         framed_rows = np.flatnonzero(topics == self.frames_topic)
-        linear_topic = np.zeros((len(held), len(self.topics)))
-        linear_topic[:, [self.topics.index(t) for t in self.linear_.topic_model_.classes_]] = \
-            self.linear_.topic_model_.oof_proba_[held]
+        linear_topic = self.in_topic_order(self.linear_.topic_model_.oof_proba_[held],
+                                           self.linear_.topic_model_.classes_)
         held_framed = held[topics[held] == self.frames_topic]
         at = np.searchsorted(framed_rows, held_framed)
         linear_frames = np.column_stack([m.oof_proba_[at, 1] for m in self.linear_.frame_models_])
@@ -291,9 +290,8 @@ class StackedFrames(FrameModel):
         Y = self.frame_matrix(frames)[held_framed]
         self.check_frames(Y, 4)
         stacker = LogisticRegression(C=self.C, max_iter=1000)
-        folds = GroupKFold(n_splits=4)
-        self.frame_stackers_ = [LogisticRegression(C=self.C, max_iter=1000).fit(X, Y[:, j]) for j in range(Y.shape[1])]
-        oof = np.column_stack([cross_val_predict(stacker, X, Y[:, j], groups=groups[held_framed], cv=folds,
+        self.frame_stackers_ = [clone(stacker).fit(X, Y[:, j]) for j in range(Y.shape[1])]
+        oof = np.column_stack([cross_val_predict(stacker, X, Y[:, j], groups=groups[held_framed], cv=GroupKFold(4),
                                                  method="predict_proba")[:, 1] for j in range(Y.shape[1])])
         self.thresholds_ = self.tune_thresholds(Y, oof, self.threshold)
         return self
@@ -302,9 +300,8 @@ class StackedFrames(FrameModel):
         frame = as_frame(texts)
         (linear_topic, linear_frames), (neural_topic, neural_frames) = \
             self.linear_.predict_proba(frame), self.neural_.predict_proba(frame)
-        topic_p = np.zeros((len(frame), len(self.topics)))
-        topic_p[:, [self.topics.index(t) for t in self.topic_stacker_.classes_]] = \
-            self.topic_stacker_.predict_proba(self._topic_inputs(linear_topic, neural_topic))
+        topic_p = self.in_topic_order(self.topic_stacker_.predict_proba(self._topic_inputs(linear_topic, neural_topic)),
+                                      self.topic_stacker_.classes_)
         X = self._frame_inputs(linear_frames, neural_frames)
         return topic_p, np.column_stack([s.predict_proba(X)[:, 1] for s in self.frame_stackers_])
 
